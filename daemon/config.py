@@ -1,0 +1,206 @@
+"""Daemon configuration: environment variables, overridden by command-line flags, checked once.
+
+Every setting is declared once in ``SETTINGS``; the flag parser, the environment reader and
+the redacted start-up summary are all derived from that table, so they cannot drift apart.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import dataclasses
+import inspect
+import itertools
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from daemon.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class Config:
+    host: str = "127.0.0.1"
+    """Address the HTTP front listens on."""
+    port: int = 3000
+    """TCP port of the HTTP front."""
+    data_dir: Path = Path("data")
+    """Where the embedded PostgreSQL keeps its files when no database URL is given."""
+    database_url: str | None = dataclasses.field(default=None, repr=False)
+    """Direct PostgreSQL URL; unset means the embedded server."""
+    database_pool_url: str | None = dataclasses.field(default=None, repr=False)
+    """PgBouncer (transaction mode) URL, preferred over ``database_url`` when set."""
+    use_database_pooler: bool | None = None
+    """Force (true) or forbid (false) the pooler URL; unset: use it when it is set."""
+    shards: int = 4
+    """Number of shard writers; a device always lands on the same one."""
+    flush_interval_ms: int = 50
+    """Tick of every shard writer: the longest a reading waits before its commit starts."""
+    max_batch: int = 5000
+    """Readings a shard holds before it flushes without waiting for the tick."""
+    queue_readings: int = 50_000
+    """Readings waiting per shard beyond which ingest answers 503."""
+    ack_timeout_s: float = 10.0
+    """How long a request waits for its commit before it answers 503."""
+    clock_skew_s: float = 300.0
+    """How far ahead of the server's clock a reading's timestamp may be."""
+    retention_days: int = 30
+    """Readings older than this are refused (and, later, dropped)."""
+    shutdown_grace_s: float = 30.0
+    """On SIGTERM: how long in-flight requests and the final flush may take."""
+    log_level: str = "info"
+    """Least severe level written to stderr: debug, info, warning or error."""
+
+    @property
+    def uses_pooler(self) -> bool:
+        if self.use_database_pooler is None:
+            return self.database_pool_url is not None
+        return self.use_database_pooler
+
+    @property
+    def dsn(self) -> str | None:
+        """The URL the pool connects to, or None for the embedded server."""
+        return self.database_pool_url if self.uses_pooler else self.database_url
+
+    def describe(self) -> dict[str, object]:
+        """Every setting, for the start-up log line, with passwords in URLs masked."""
+        out: dict[str, object] = {}
+        for setting in SETTINGS:
+            value = getattr(self, setting.name)
+            if setting.secret and isinstance(value, str):
+                value = redact_url(value)
+            out[setting.name] = str(value) if isinstance(value, Path) else value
+        out["database"] = (
+            "embedded" if self.dsn is None else ("pooler" if self.uses_pooler else "direct")
+        )
+        return out
+
+
+def redact_url(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.netloc.rpartition("@")[2]
+    return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{host}"))
+
+
+def _bool(text: str) -> bool:
+    lowered = text.strip().lower()
+    if lowered in {"1", "true", "yes", "on"}:
+        return True
+    if lowered in {"0", "false", "no", "off"}:
+        return False
+    raise ValueError("expected true or false")
+
+
+def _url(text: str) -> str:
+    if urlsplit(text).scheme not in {"postgres", "postgresql"}:
+        raise ValueError("expected a postgresql:// URL")
+    return text
+
+
+def _level(text: str) -> str:
+    lowered = text.strip().lower()
+    if lowered not in {"debug", "info", "warning", "error"}:
+        raise ValueError("expected debug, info, warning or error")
+    return lowered
+
+
+def _ranged(kind: Callable[[str], float], low: float, high: float) -> Callable[[str], Any]:
+    def parse(text: str) -> float:
+        value = kind(text)
+        if not low <= value <= high:
+            raise ValueError(f"expected {low:g} to {high:g}")
+        return value
+
+    return parse
+
+
+@dataclass(frozen=True)
+class Setting:
+    name: str
+    env: str
+    parse: Callable[[str], Any]
+    secret: bool = False
+
+    @property
+    def flag(self) -> str:
+        return "--" + self.name.replace("_", "-")
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("host", "INGEST_HOST", str),
+    Setting("port", "PORT", _ranged(int, 0, 65535)),
+    Setting("data_dir", "INGEST_DATA_DIR", Path),
+    Setting("database_url", "DATABASE_URL", _url, secret=True),
+    Setting("database_pool_url", "DATABASE_POOL_URL", _url, secret=True),
+    Setting("use_database_pooler", "USE_DATABASE_POOLER", _bool),
+    Setting("shards", "INGEST_SHARDS", _ranged(int, 1, 256)),
+    Setting("flush_interval_ms", "INGEST_FLUSH_INTERVAL_MS", _ranged(int, 1, 60_000)),
+    Setting("max_batch", "INGEST_MAX_BATCH", _ranged(int, 1, 100_000)),
+    Setting("queue_readings", "INGEST_QUEUE_READINGS", _ranged(int, 10_000, 10_000_000)),
+    Setting("ack_timeout_s", "INGEST_ACK_TIMEOUT_S", _ranged(float, 0.1, 600)),
+    Setting("clock_skew_s", "INGEST_CLOCK_SKEW_S", _ranged(float, 0, 86_400)),
+    Setting("retention_days", "INGEST_RETENTION_DAYS", _ranged(int, 1, 3650)),
+    Setting("shutdown_grace_s", "INGEST_SHUTDOWN_GRACE_S", _ranged(float, 0.1, 3600)),
+    Setting("log_level", "INGEST_LOG_LEVEL", _level),
+)
+
+
+def _field_docs() -> dict[str, str]:
+    """Attribute docstrings of ``Config``, reused as ``--help`` texts so they are written once."""
+    (klass,) = ast.parse(inspect.getsource(Config)).body
+    assert isinstance(klass, ast.ClassDef)
+    body = klass.body
+    docs: dict[str, str] = {}
+    for current, following in itertools.pairwise(body):
+        if (
+            isinstance(current, ast.AnnAssign)
+            and isinstance(current.target, ast.Name)
+            and isinstance(following, ast.Expr)
+            and isinstance(following.value, ast.Constant)
+        ):
+            docs[current.target.id] = str(following.value.value)
+    return docs
+
+
+_FIELD_DOCS = _field_docs()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="ingestd",
+        description="Energy ingestion daemon. Every flag overrides its environment variable.",
+    )
+    for setting in SETTINGS:
+        default = getattr(Config, setting.name, None)
+        parser.add_argument(
+            setting.flag,
+            dest=setting.name,
+            metavar=setting.env,
+            default=None,
+            help=f"{_FIELD_DOCS.get(setting.name, '')} (env {setting.env}; default {default})",
+        )
+    return parser
+
+
+def load(environ: Mapping[str, str], argv: Sequence[str] | None = None) -> Config:
+    """Build the config: flag, else environment variable, else default. Fails fast."""
+    flags = vars(build_parser().parse_args(argv if argv is not None else []))
+    values: dict[str, Any] = {}
+    for setting in SETTINGS:
+        raw, source = flags.get(setting.name), setting.flag
+        if raw is None:
+            raw, source = environ.get(setting.env), setting.env
+        if raw is None or raw == "":
+            continue
+        try:
+            values[setting.name] = setting.parse(raw)
+        except ValueError as error:
+            raise ConfigError(f"{source}: {error} (got {raw!r})") from None
+    config = Config(**values)
+    if config.use_database_pooler and config.database_pool_url is None:
+        raise ConfigError("USE_DATABASE_POOLER is true but DATABASE_POOL_URL is not set")
+    return config

@@ -1,0 +1,30 @@
+"""Readiness: may a load balancer send this process traffic right now?"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from daemon.errors import StoreError, StoreUnavailable
+from daemon.intake import Intake
+from daemon.writer import WriterState
+
+
+class Pingable(Protocol):
+    async def ping(self) -> None: ...
+
+
+async def not_ready_reason(
+    database: Pingable, intake: Intake, writers: Sequence[WriterState]
+) -> str | None:
+    """None when ready; otherwise one sentence an operator can act on."""
+    if not intake.statistics().accepting:
+        return "shutting down"
+    stuck = [w.shard for w in writers if w.retrying]
+    if stuck:
+        return f"shard writers {stuck} cannot commit to PostgreSQL and are retrying"
+    try:
+        await database.ping()
+    except (StoreUnavailable, StoreError) as error:
+        return f"PostgreSQL does not answer: {error}"
+    return None

@@ -1,0 +1,279 @@
+"""The REST front (API.md): parses strictly, hands readings to the intake, awaits the commit.
+
+The only module that touches Quart. It gets its collaborators as ``AppHandles`` and builds
+nothing itself. Errors all leave in the contract's one shape; a client mistake is a 4xx and
+stores nothing; a 500 means a bug here, never bad input.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from http import HTTPStatus
+from importlib import resources
+from typing import Any, Final, Protocol
+
+import trio
+from quart import Response, request
+from quart_trio import QuartTrio
+from werkzeug.exceptions import HTTPException
+
+from daemon.errors import StoreError, StoreUnavailable
+from daemon.intake import Closed, Intake, QueueFull
+from daemon.readings import (
+    InvalidInput,
+    Problem,
+    Reading,
+    Window,
+    device_id,
+    parse_batch,
+    parse_hours,
+    parse_json,
+    parse_link,
+    parse_ndjson,
+    parse_reading,
+)
+from daemon.views import LinkRecord, MeterStatus, Performance, VehicleStatus
+
+log = logging.getLogger(__name__)
+
+SINGLE_BODY_LIMIT: Final = 64 * 1024
+BATCH_BODY_LIMIT: Final = 10 * 1024 * 1024
+_FULL_RETRY_AFTER_S: Final = 1
+_TIMEOUT_RETRY_AFTER_S: Final = 5
+_NO_LINK: Final = "No meter link found for this vehicle. Create a link via PUT /v1/links"
+
+
+class ReadModel(Protocol):
+    """The part of the store the front reads and edits directly (never readings)."""
+
+    async def get_link(self, vehicle_id: str) -> LinkRecord | None: ...
+    async def put_link(self, vehicle_id: str, meter_id: str) -> None: ...
+    async def delete_link(self, vehicle_id: str) -> bool: ...
+    async def meter_status(self, meter_id: str) -> MeterStatus | None: ...
+    async def vehicle_status(self, vehicle_id: str) -> VehicleStatus | None: ...
+    async def performance(
+        self, vehicle_id: str, start: datetime, end: datetime
+    ) -> Performance | None: ...
+
+
+@dataclass(frozen=True)
+class AppHandles:
+    intake: Intake
+    store: ReadModel
+    not_ready_reason: Callable[[], Awaitable[str | None]]
+    clock: Callable[[], datetime]
+    max_ahead: timedelta
+    """Clock skew allowed: how far in the future a reading's timestamp may be."""
+    max_age: timedelta
+    """Retention: how old a reading's timestamp may be."""
+    ack_timeout_s: float
+
+
+class _ApiError(Exception):
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        problems: tuple[Problem, ...] = (),
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.problems = problems
+        self.headers = headers or {}
+
+
+def _json(body: object, status: int = 200, headers: dict[str, str] | None = None) -> Response:
+    return Response(
+        json.dumps(body, allow_nan=False), status, headers, content_type="application/json"
+    )
+
+
+def _error_body(status: int, message: str, problems: tuple[Problem, ...] = ()) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "statusCode": status,
+        "error": HTTPStatus(status).phrase,
+        "message": message,
+    }
+    if problems:
+        body["details"] = [
+            {"field": p.field, "message": p.message}
+            | ({} if p.index is None else {"index": p.index})
+            for p in problems
+        ]
+    return body
+
+
+async def _body(limit: int) -> bytes:
+    too_large = _ApiError(
+        413, f"The body is larger than this endpoint's limit of {limit // 1024} KiB."
+    )
+    if request.content_length is not None and request.content_length > limit:
+        raise too_large
+    data: bytes = await request.body
+    if len(data) > limit:
+        raise too_large
+    return data
+
+
+def create_app(handles: AppHandles) -> QuartTrio:
+    app = QuartTrio(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = BATCH_BODY_LIMIT
+    openapi = resources.files("daemon").joinpath("openapi.json").read_bytes()
+
+    def window() -> Window:
+        return Window(handles.clock(), handles.max_ahead, handles.max_age)
+
+    async def commit(readings: list[Reading]) -> None:
+        """Hand readings over and wait for the transaction that holds them."""
+        try:
+            ack = handles.intake.offer(readings)
+        except QueueFull:
+            raise _ApiError(
+                503,
+                "The ingest queue is full; nothing was stored. Retry after the delay.",
+                headers={"Retry-After": str(_FULL_RETRY_AFTER_S)},
+            ) from None
+        except Closed:
+            raise _ApiError(
+                503,
+                "The daemon is shutting down; nothing was stored. Retry after the delay.",
+                headers={"Retry-After": str(_FULL_RETRY_AFTER_S)},
+            ) from None
+        with trio.move_on_after(handles.ack_timeout_s):
+            await ack.wait()
+            return
+        raise _ApiError(
+            503,
+            f"The readings were not committed within {handles.ack_timeout_s:g} s; they may be"
+            " stored once the database is back. Retrying is safe: duplicates replace.",
+            headers={"Retry-After": str(_TIMEOUT_RETRY_AFTER_S)},
+        )
+
+    # --- errors ----------------------------------------------------------------------------
+
+    @app.errorhandler(_ApiError)
+    async def api_error(error: _ApiError) -> Response:
+        return _json(
+            _error_body(error.status, error.message, error.problems), error.status, error.headers
+        )
+
+    @app.errorhandler(InvalidInput)
+    async def invalid_input(error: InvalidInput) -> Response:
+        return _json(_error_body(400, error.message, error.problems), 400)
+
+    @app.errorhandler(HTTPException)
+    async def http_error(error: HTTPException) -> Response:
+        status = error.code or 500
+        message = {
+            404: f"There is no {request.path}; the API is described at /openapi.json.",
+            405: f"{request.path} does not take {request.method}; see /openapi.json.",
+        }.get(status, error.description or HTTPStatus(status).description)
+        return _json(_error_body(status, message), status)
+
+    @app.errorhandler(StoreUnavailable)
+    async def store_unavailable(error: StoreUnavailable) -> Response:
+        log.warning("read failed: database unavailable", extra={"error": str(error)})
+        body = _error_body(503, "The database is unavailable right now. Retry after the delay.")
+        return _json(body, 503, {"Retry-After": str(_TIMEOUT_RETRY_AFTER_S)})
+
+    @app.errorhandler(StoreError)
+    async def store_error(error: StoreError) -> Response:
+        log.error("database refused a statement", extra={"error": str(error)}, exc_info=error)
+        return _json(_error_body(500, "The database refused the request; this is a bug."), 500)
+
+    # --- ingest ----------------------------------------------------------------------------
+
+    @app.post("/v1/ingest")
+    async def ingest() -> Response:
+        reading = parse_reading(parse_json(await _body(SINGLE_BODY_LIMIT)), window())
+        await commit([reading])
+        return _json({"status": "ok", "type": reading.kind}, 201)
+
+    @app.post("/v1/ingest/batch")
+    async def ingest_batch() -> Response:
+        body = await _body(BATCH_BODY_LIMIT)
+        ndjson = request.mimetype == "application/x-ndjson"
+        readings = parse_batch(parse_ndjson(body) if ndjson else parse_json(body), window())
+        await commit(readings)
+        meters = sum(1 for r in readings if r.kind == "meter")
+        return _json(
+            {
+                "status": "ok",
+                "count": len(readings),
+                "meters": meters,
+                "vehicles": len(readings) - meters,
+            },
+            201,
+        )
+
+    # --- links -----------------------------------------------------------------------------
+
+    @app.put("/v1/links")
+    async def put_link() -> Response:
+        link = parse_link(parse_json(await _body(SINGLE_BODY_LIMIT)))
+        await handles.store.put_link(link.vehicle_id, link.meter_id)
+        return _json({"status": "ok"})
+
+    @app.get("/v1/links/<vehicle_id>")
+    async def get_link(vehicle_id: str) -> Response:
+        record = await handles.store.get_link(device_id(vehicle_id, "vehicleId"))
+        if record is None:
+            raise _ApiError(404, "No meter link found for this vehicle.")
+        return _json(record.wire())
+
+    @app.delete("/v1/links/<vehicle_id>")
+    async def delete_link(vehicle_id: str) -> Response:
+        if not await handles.store.delete_link(device_id(vehicle_id, "vehicleId")):
+            raise _ApiError(404, "No meter link found for this vehicle.")
+        return Response(b"", 204)
+
+    # --- reads -----------------------------------------------------------------------------
+
+    @app.get("/v1/status/vehicle/<vehicle_id>")
+    async def vehicle_status(vehicle_id: str) -> Response:
+        status = await handles.store.vehicle_status(device_id(vehicle_id, "vehicleId"))
+        if status is None:
+            raise _ApiError(404, "Vehicle not found")
+        return _json(status.wire())
+
+    @app.get("/v1/status/meter/<meter_id>")
+    async def meter_status(meter_id: str) -> Response:
+        status = await handles.store.meter_status(device_id(meter_id, "meterId"))
+        if status is None:
+            raise _ApiError(404, "Meter not found")
+        return _json(status.wire())
+
+    @app.get("/v1/analytics/performance/<vehicle_id>")
+    async def performance(vehicle_id: str) -> Response:
+        vehicle_id = device_id(vehicle_id, "vehicleId")
+        hours = parse_hours(request.args.get("hours"))
+        end = handles.clock()
+        result = await handles.store.performance(vehicle_id, end - timedelta(hours=hours), end)
+        if result is None:
+            raise _ApiError(404, _NO_LINK)
+        return _json(result.wire())
+
+    # --- operations ------------------------------------------------------------------------
+
+    @app.get("/healthz")
+    async def healthz() -> Response:
+        return _json({"status": "ok"})
+
+    @app.get("/readyz")
+    async def readyz() -> Response:
+        reason = await handles.not_ready_reason()
+        if reason is not None:
+            return _json({"status": "not_ready", "reason": reason}, 503)
+        return _json({"status": "ready"})
+
+    @app.get("/openapi.json")
+    async def openapi_document() -> Response:
+        return Response(openapi, 200, content_type="application/json")
+
+    return app

@@ -1,0 +1,105 @@
+"""The front's door to the shard writers: routes readings, applies backpressure, awaits commits.
+
+Backpressure policy of this edge: each shard admits at most ``queue_readings`` readings that
+are not yet committed (queued, held by its writer, or in its transaction). A request that
+would exceed that on any of its shards is turned away whole with ``QueueFull``, before any of
+its readings is handed over, so a 503 never stores part of a request. Handing over is
+``send_nowait`` and cannot block: a shard's inbox has room for ``queue_readings``
+submissions, and every submission holds at least one reading.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import partial
+
+import trio
+
+from daemon.readings import Reading
+from daemon.routing import shard_of
+from daemon.writer import Submission
+
+
+class QueueFull(Exception):
+    """A shard has no room for this request now; nothing of it was taken."""
+
+
+class Closed(Exception):
+    """The daemon is shutting down and takes no more readings."""
+
+
+class Ack:
+    """The commit of one request: set once every shard it touched has committed its part."""
+
+    __slots__ = ("_event", "_parts")
+
+    def __init__(self, parts: int) -> None:
+        self._parts = parts
+        self._event = trio.Event()
+
+    def part_committed(self) -> None:
+        self._parts -= 1
+        if self._parts == 0:
+            self._event.set()
+
+    async def wait(self) -> None:
+        await self._event.wait()
+
+
+@dataclass(frozen=True, slots=True)
+class IntakeStatistics:
+    accepting: bool
+    uncommitted: tuple[int, ...]
+    """Readings per shard taken in but not yet committed."""
+
+
+class Intake:
+    def __init__(
+        self, inboxes: Sequence[trio.MemorySendChannel[Submission]], queue_readings: int
+    ) -> None:
+        self._inboxes = list(inboxes)
+        self._limit = queue_readings
+        self._uncommitted = [0] * len(inboxes)
+        self._closed = False
+
+    @staticmethod
+    def open_inboxes(
+        shards: int, queue_readings: int
+    ) -> tuple[
+        list[trio.MemorySendChannel[Submission]], list[trio.MemoryReceiveChannel[Submission]]
+    ]:
+        pairs = [trio.open_memory_channel[Submission](queue_readings) for _ in range(shards)]
+        return [send for send, _ in pairs], [receive for _, receive in pairs]
+
+    def offer(self, readings: Sequence[Reading]) -> Ack:
+        """Hand readings to their shards, all or none; the returned ``Ack`` fires on commit."""
+        if self._closed:
+            raise Closed
+        parts: defaultdict[int, list[Reading]] = defaultdict(list)
+        shards = len(self._inboxes)
+        for reading in readings:
+            parts[shard_of(reading.device_id, shards)].append(reading)
+        for shard, part in parts.items():
+            if self._uncommitted[shard] + len(part) > self._limit:
+                raise QueueFull
+        ack = Ack(len(parts))
+        for shard, part in parts.items():
+            self._uncommitted[shard] += len(part)
+            on_commit = partial(self._committed, shard, len(part), ack)
+            self._inboxes[shard].send_nowait(Submission(part, on_commit))
+        return ack
+
+    def _committed(self, shard: int, count: int, ack: Ack) -> None:
+        self._uncommitted[shard] -= count
+        ack.part_committed()
+
+    def close(self) -> None:
+        """Take no more readings; writers drain what they have and return."""
+        self._closed = True
+        for inbox in self._inboxes:
+            inbox.close()
+
+    def statistics(self) -> IntakeStatistics:
+        return IntakeStatistics(not self._closed, tuple(self._uncommitted))

@@ -1,0 +1,402 @@
+"""Readings as the engine keeps them, and the strict parser that turns request bodies into them.
+
+Synchronous and free of I/O: the HTTP layer hands in bytes and the current time, and gets back
+readings or an ``InvalidInput`` that says, per field, what a client must change. Nothing here
+trusts the JSON library's leniency: NaN, Infinity, duplicate keys, booleans posing as numbers
+and timestamps without an offset are all refused.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any, Final, Literal
+
+MAX_BATCH: Final = 10_000
+MAX_PROBLEMS: Final = 100
+
+_DEVICE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:-]{0,63}", re.ASCII)
+_DEVICE_ID_RULE: Final = (
+    "must be 1 to 64 characters of A-Z a-z 0-9 . _ : - starting with a letter or digit"
+)
+_RFC3339 = re.compile(
+    r"(\d{4})-(\d{2})-(\d{2})[Tt ](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?"
+    r"(?:([Zz])|([+-])(\d{2}):(\d{2}))?",
+    re.ASCII,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class MeterReading:
+    device_id: str
+    ts: datetime
+    kwh_consumed_ac: float
+    voltage: float
+
+    kind: Literal["meter"] = "meter"
+
+
+@dataclass(frozen=True, slots=True)
+class VehicleReading:
+    device_id: str
+    ts: datetime
+    soc: float
+    kwh_delivered_dc: float
+    battery_temp: float
+
+    kind: Literal["vehicle"] = "vehicle"
+
+
+Reading = MeterReading | VehicleReading
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    field: str
+    message: str
+    index: int | None = None
+
+    def sentence(self) -> str:
+        where = "" if self.index is None else f"item {self.index}: "
+        return f"{where}{self.field} {self.message}"
+
+
+class InvalidInput(ValueError):
+    """What the client sent cannot be stored; ``problems`` says where and why."""
+
+    def __init__(self, message: str, problems: Sequence[Problem] = ()) -> None:
+        super().__init__(message)
+        self.message = message
+        self.problems = tuple(problems)
+
+
+@dataclass(frozen=True, slots=True)
+class Window:
+    """The span of time a reading's timestamp must fall in, relative to the server's clock."""
+
+    now: datetime
+    max_ahead: timedelta
+    max_age: timedelta
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    vehicle_id: str
+    meter_id: str
+
+
+# --- bodies -------------------------------------------------------------------------------
+
+
+class _DuplicateKey(ValueError):
+    pass
+
+
+class _NonFinite:
+    """What NaN and Infinity parse to: kept, so the field check can name the field they are in."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out = dict(pairs)
+    if len(out) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _DuplicateKey(key)
+            seen.add(key)
+    return out
+
+
+def parse_json(body: bytes) -> Any:
+    """Parse one JSON document, refusing what RFC 8259 does not allow and what is ambiguous."""
+    try:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InvalidInput("The body is not UTF-8 text.") from None
+    try:
+        return json.loads(text, parse_constant=_NonFinite, object_pairs_hook=_unique_keys)
+    except _DuplicateKey as dup:
+        field = str(dup)
+        raise InvalidInput(
+            f"The field {field!r} appears more than once.",
+            [Problem(field, "appears more than once")],
+        ) from None
+    except ValueError as error:
+        raise InvalidInput(f"The body is not valid JSON: {error}.") from None
+
+
+def parse_ndjson(body: bytes) -> list[Any]:
+    """One JSON value per non-blank line; problems carry the zero-based index of the reading."""
+    items: list[Any] = []
+    problems: list[Problem] = []
+    for line in body.split(b"\n"):
+        if not line.strip():
+            continue
+        try:
+            items.append(parse_json(line))
+        except InvalidInput as error:
+            problems.append(
+                Problem("body", f"is not a valid JSON line: {error.message}", len(items))
+            )
+            items.append(None)
+    if problems:
+        raise _batch_error(problems, len(items))
+    return items
+
+
+# --- fields -------------------------------------------------------------------------------
+
+
+def _json_type(value: Any) -> str:
+    if isinstance(value, _NonFinite):
+        return value.name
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, dict):
+        return "an object"
+    return "a number"
+
+
+def _number(obj: dict[str, Any], field: str, low: float, high: float | None) -> float:
+    value = obj.get(field)
+    if field not in obj:
+        raise _FieldError(field, "is required")
+    if isinstance(value, _NonFinite):
+        raise _FieldError(field, f"must be a finite number, not {value.name}")
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise _FieldError(field, f"must be a number, not {_json_type(value)}")
+    try:
+        number = float(value)
+    except OverflowError:
+        number = math.inf
+    if not math.isfinite(number):
+        raise _FieldError(field, "must be a finite number")
+    if high is None:
+        if number < low:
+            raise _FieldError(field, f"must be at least {low:g}")
+    elif not low <= number <= high:
+        raise _FieldError(field, f"must be between {low:g} and {high:g}")
+    return number
+
+
+def device_id(value: Any, field: str) -> str:
+    """Check a device id from a body or a path; raise ``InvalidInput`` naming ``field``."""
+    try:
+        return _device_id(value, field)
+    except _FieldError as error:
+        raise InvalidInput(error.problem.sentence(), [error.problem]) from None
+
+
+def _device_id(value: Any, field: str) -> str:
+    if not isinstance(value, str):
+        raise _FieldError(field, f"must be a string, not {_json_type(value)}")
+    if _DEVICE_ID.fullmatch(value) is None:
+        raise _FieldError(field, _DEVICE_ID_RULE)
+    return value
+
+
+def parse_timestamp(value: Any, field: str = "timestamp") -> datetime:
+    """RFC 3339 with a mandatory offset and a real calendar date, returned in UTC."""
+    if not isinstance(value, str):
+        raise _FieldError(field, f"must be an RFC 3339 date-time string, not {_json_type(value)}")
+    match = _RFC3339.fullmatch(value)
+    if match is None:
+        raise _FieldError(field, "must be an RFC 3339 date-time such as 2026-02-09T10:00:00Z")
+    year, month, day, hour, minute, second, fraction, zulu, sign, off_h, off_m = match.groups()
+    if zulu is None and sign is None:
+        raise _FieldError(field, "needs a UTC offset, such as Z or +05:30")
+    try:
+        offset = timedelta(0)
+        if sign is not None:
+            if int(off_h) > 23 or int(off_m) > 59:
+                raise ValueError("offset out of range")
+            offset = timedelta(hours=int(off_h), minutes=int(off_m))
+            if sign == "-":
+                offset = -offset
+        micro = int((fraction or "0")[:6].ljust(6, "0"))
+        local = datetime(
+            int(year),
+            int(month),
+            int(day),
+            int(hour),
+            int(minute),
+            int(second),
+            micro,
+            tzinfo=timezone(offset),
+        )
+        return local.astimezone(UTC)
+    except (ValueError, OverflowError):
+        raise _FieldError(field, "is not a real calendar date and time") from None
+
+
+def _timestamp(obj: dict[str, Any], window: Window) -> datetime:
+    if "timestamp" not in obj:
+        raise _FieldError("timestamp", "is required")
+    ts = parse_timestamp(obj["timestamp"])
+    if ts > window.now + window.max_ahead:
+        ahead = int(window.max_ahead.total_seconds())
+        raise _FieldError("timestamp", f"is more than {ahead} s ahead of the server's clock")
+    if ts <= window.now - window.max_age:
+        raise _FieldError("timestamp", f"is older than the {window.max_age.days}-day retention")
+    return ts
+
+
+# --- readings -----------------------------------------------------------------------------
+
+
+class _FieldError(Exception):
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(field, message)
+        self.problem = Problem(field, message)
+
+
+_METER_FIELDS: Final = frozenset({"meterId", "kwhConsumedAc", "voltage", "timestamp"})
+_VEHICLE_FIELDS: Final = frozenset(
+    {"vehicleId", "soc", "kwhDeliveredDc", "batteryTemp", "timestamp"}
+)
+
+
+def _collect(checks: Sequence[Callable[[], Any]]) -> tuple[list[Any], list[Problem]]:
+    """Run every field check, keeping values and problems, so one response lists them all."""
+    values: list[Any] = []
+    problems: list[Problem] = []
+    for check in checks:
+        try:
+            values.append(check())
+        except _FieldError as error:
+            problems.append(error.problem)
+    return values, problems
+
+
+def _reading_problems(obj: Any, window: Window) -> tuple[Reading | None, list[Problem]]:
+    if not isinstance(obj, dict):
+        return None, [Problem("body", f"must be a JSON object, not {_json_type(obj)}")]
+    has_meter, has_vehicle = "meterId" in obj, "vehicleId" in obj
+    if has_meter and has_vehicle:
+        return None, [Problem("vehicleId", "cannot be sent with meterId: give exactly one")]
+    if not has_meter and not has_vehicle:
+        return None, [Problem("vehicleId", "or meterId is required: give exactly one")]
+    kind = "meter" if has_meter else "vehicle"
+    allowed = _METER_FIELDS if has_meter else _VEHICLE_FIELDS
+    problems = [
+        Problem(field, f"is not a field of a {kind} reading")
+        for field in obj
+        if field not in allowed
+    ]
+    if has_meter:
+        values, found = _collect(
+            (
+                lambda: _device_id(obj["meterId"], "meterId"),
+                lambda: _timestamp(obj, window),
+                lambda: _number(obj, "kwhConsumedAc", 0, None),
+                lambda: _number(obj, "voltage", 0, 1000),
+            )
+        )
+        reading: Reading | None = None if found or problems else MeterReading(*values)
+    else:
+        values, found = _collect(
+            (
+                lambda: _device_id(obj["vehicleId"], "vehicleId"),
+                lambda: _timestamp(obj, window),
+                lambda: _number(obj, "soc", 0, 100),
+                lambda: _number(obj, "kwhDeliveredDc", 0, None),
+                lambda: _number(obj, "batteryTemp", -40, 100),
+            )
+        )
+        reading = None if found or problems else VehicleReading(*values)
+    return reading, problems + found
+
+
+def _summary(problems: Sequence[Problem], total: int) -> str:
+    first = problems[0].sentence()
+    if total == 1:
+        return f"Invalid reading: {first}."
+    return f"Invalid reading: {first} (and {total - 1} more problem{'s' if total > 2 else ''})."
+
+
+def parse_reading(obj: Any, window: Window) -> Reading:
+    reading, problems = _reading_problems(obj, window)
+    if reading is None:
+        raise InvalidInput(_summary(problems, len(problems)), problems)
+    return reading
+
+
+def _batch_error(problems: list[Problem], items: int) -> InvalidInput:
+    bad = len({p.index for p in problems})
+    return InvalidInput(
+        f"{bad} of {items} readings {'is' if bad == 1 else 'are'} invalid, so none was stored; "
+        f"the first: {problems[0].sentence()}.",
+        problems[:MAX_PROBLEMS],
+    )
+
+
+def parse_batch(items: Any, window: Window) -> list[Reading]:
+    """All or nothing: every reading valid, or an error listing up to 100 problems by index."""
+    if not isinstance(items, list):
+        raise InvalidInput(
+            f"A batch must be a JSON array of readings (or NDJSON), not {_json_type(items)}."
+        )
+    if not 1 <= len(items) <= MAX_BATCH:
+        raise InvalidInput(f"A batch holds 1 to {MAX_BATCH} readings; this one has {len(items)}.")
+    readings: list[Reading] = []
+    problems: list[Problem] = []
+    for index, obj in enumerate(items):
+        reading, found = _reading_problems(obj, window)
+        if reading is None:
+            problems.extend(Problem(p.field, p.message, index) for p in found)
+        else:
+            readings.append(reading)
+    if problems:
+        raise _batch_error(problems, len(items))
+    return readings
+
+
+def parse_link(obj: Any) -> Link:
+    if not isinstance(obj, dict):
+        raise InvalidInput(f"A link must be a JSON object, not {_json_type(obj)}.")
+    problems = [
+        Problem(field, "is not a field of a link")
+        for field in obj
+        if field not in {"vehicleId", "meterId"}
+    ]
+    values, found = _collect(
+        (
+            lambda: _required_id(obj, "vehicleId"),
+            lambda: _required_id(obj, "meterId"),
+        )
+    )
+    problems += found
+    if problems:
+        raise InvalidInput(f"Invalid link: {problems[0].sentence()}.", problems)
+    return Link(*values)
+
+
+def _required_id(obj: dict[str, Any], field: str) -> str:
+    if field not in obj:
+        raise _FieldError(field, "is required")
+    return _device_id(obj[field], field)
+
+
+def parse_hours(raw: str | None, default: int = 24) -> int:
+    """The ``?hours=`` window of the analytics endpoint: a whole number from 1 to 720."""
+    if raw is None:
+        return default
+    if not raw.isascii() or not raw.isdigit() or not 1 <= int(raw) <= 720:
+        problem = Problem("hours", "must be a whole number from 1 to 720")
+        raise InvalidInput(f"Invalid query: {problem.sentence()}.", [problem])
+    return int(raw)

@@ -1,0 +1,301 @@
+"""PostgreSQL, behind one module: the only one that imports asyncpg and trio-asyncio.
+
+Every call crosses the trio-asyncio bridge once (a flush is one hop, not one per statement)
+and is shielded from trio cancellation: cancelling asyncpg in the middle of a transaction
+exit or a connection release can leak the connection, so a call always runs to its end,
+bounded instead by asyncpg's own timeouts. Driver exceptions are translated here: connection
+trouble becomes ``StoreUnavailable`` (retry), anything else ``StoreError``.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from contextlib import asynccontextmanager
+from datetime import date, datetime
+from typing import Any, Final, ParamSpec, TypeVar
+
+import asyncpg
+import trio
+import trio_asyncio
+
+from daemon import migrations
+from daemon.coalesce import FlushRows
+from daemon.errors import StoreError, StoreUnavailable
+from daemon.partitions import Partition, partitions_for
+from daemon.views import LinkRecord, MeterStatus, Performance, VehicleStatus
+
+log = logging.getLogger(__name__)
+
+_P = ParamSpec("_P")
+_T = TypeVar("_T")
+
+_TRANSIENT: Final = (
+    OSError,
+    TimeoutError,
+    asyncpg.PostgresConnectionError,  # class 08: connection exceptions
+    asyncpg.exceptions.ConnectionDoesNotExistError,  # closed under us
+    asyncpg.exceptions.OperatorInterventionError,  # class 57: shutdown, restart, cannot connect now
+    asyncpg.exceptions.InsufficientResourcesError,  # class 53: too many connections, disk full
+    asyncpg.exceptions.TransactionRollbackError,  # class 40: serialization failure, deadlock
+)
+_MIGRATION_LOCK: Final = 0x1E1E_0001
+_CLOSE_DEADLINE_S: Final = 5.0
+_COMMAND_TIMEOUT_S: Final = 30.0
+_CONNECT_TIMEOUT_S: Final = 10.0
+
+_METER_HISTORY: Final = """
+INSERT INTO meter_readings AS r (meter_id, ts, kwh_consumed_ac, voltage, received_at)
+SELECT u.*, now() FROM unnest($1::text[], $2::timestamptz[], $3::float8[], $4::float8[]) AS u
+ON CONFLICT (meter_id, ts) DO UPDATE
+SET kwh_consumed_ac = EXCLUDED.kwh_consumed_ac, voltage = EXCLUDED.voltage,
+    received_at = EXCLUDED.received_at
+"""
+_VEHICLE_HISTORY: Final = """
+INSERT INTO vehicle_readings AS r
+    (vehicle_id, ts, soc, kwh_delivered_dc, battery_temp, received_at)
+SELECT u.*, now()
+FROM unnest($1::text[], $2::timestamptz[], $3::float8[], $4::float8[], $5::float8[]) AS u
+ON CONFLICT (vehicle_id, ts) DO UPDATE
+SET soc = EXCLUDED.soc, kwh_delivered_dc = EXCLUDED.kwh_delivered_dc,
+    battery_temp = EXCLUDED.battery_temp, received_at = EXCLUDED.received_at
+"""
+_METER_LATEST: Final = """
+INSERT INTO meter_latest AS l (meter_id, ts, kwh_consumed_ac, voltage, updated_at)
+SELECT u.*, now() FROM unnest($1::text[], $2::timestamptz[], $3::float8[], $4::float8[]) AS u
+ON CONFLICT (meter_id) DO UPDATE
+SET ts = EXCLUDED.ts, kwh_consumed_ac = EXCLUDED.kwh_consumed_ac, voltage = EXCLUDED.voltage,
+    updated_at = EXCLUDED.updated_at
+WHERE EXCLUDED.ts >= l.ts
+"""
+_VEHICLE_LATEST: Final = """
+INSERT INTO vehicle_latest AS l
+    (vehicle_id, ts, soc, kwh_delivered_dc, battery_temp, updated_at)
+SELECT u.*, now()
+FROM unnest($1::text[], $2::timestamptz[], $3::float8[], $4::float8[], $5::float8[]) AS u
+ON CONFLICT (vehicle_id) DO UPDATE
+SET ts = EXCLUDED.ts, soc = EXCLUDED.soc, kwh_delivered_dc = EXCLUDED.kwh_delivered_dc,
+    battery_temp = EXCLUDED.battery_temp, updated_at = EXCLUDED.updated_at
+WHERE EXCLUDED.ts >= l.ts
+"""
+_PERFORMANCE: Final = """
+SELECT l.meter_id, v.kwh AS dc_kwh, v.temp, v.n AS vehicle_n, m.kwh AS ac_kwh, m.n AS meter_n
+FROM vehicle_meter_links AS l
+CROSS JOIN LATERAL (
+    SELECT coalesce(sum(kwh_delivered_dc), 0) AS kwh, avg(battery_temp) AS temp, count(*) AS n
+    FROM vehicle_readings WHERE vehicle_id = l.vehicle_id AND ts > $2 AND ts <= $3
+) AS v
+CROSS JOIN LATERAL (
+    SELECT coalesce(sum(kwh_consumed_ac), 0) AS kwh, count(*) AS n
+    FROM meter_readings WHERE meter_id = l.meter_id AND ts > $2 AND ts <= $3
+) AS m
+WHERE l.vehicle_id = $1
+"""
+
+
+class Store:
+    """A pool of connections to one database, used from trio."""
+
+    def __init__(self, pool: asyncpg.Pool, loop: Any) -> None:
+        self._pool = pool
+        self._loop = loop
+        self._partitions: set[Partition] = set()
+
+    async def _call(
+        self, fn: Callable[_P, Awaitable[_T]], *args: _P.args, **kwargs: _P.kwargs
+    ) -> _T:
+        try:
+            with trio.CancelScope(shield=True):
+                result: _T = await trio_asyncio.aio_as_trio(fn, loop=self._loop)(*args, **kwargs)
+        except _TRANSIENT as error:
+            raise StoreUnavailable(f"{type(error).__name__}: {error}") from error
+        except (asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+            raise StoreError(f"{type(error).__name__}: {error}") from error
+        return result
+
+    # --- schema ---------------------------------------------------------------------------
+
+    async def migrate(self, pending: list[migrations.Migration]) -> list[int]:
+        """Apply what this database lacks, each file in its own transaction; several processes
+        may start at once, so each takes an advisory lock and checks again under it."""
+        return await self._call(self._migrate, pending)
+
+    async def _migrate(self, pending: list[migrations.Migration]) -> list[int]:
+        applied: list[int] = []
+        async with self._pool.acquire() as conn:
+            for migration in pending:
+                async with conn.transaction():
+                    await conn.execute("SELECT pg_advisory_xact_lock($1)", _MIGRATION_LOCK)
+                    if await conn.fetchval(
+                        "SELECT to_regclass('schema_migrations') IS NOT NULL"
+                    ) and await conn.fetchval(
+                        "SELECT EXISTS (SELECT FROM schema_migrations WHERE version = $1)",
+                        migration.version,
+                    ):
+                        continue
+                    await conn.execute(migration.sql)
+                    await conn.execute(
+                        "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)",
+                        migration.version,
+                        migration.name,
+                    )
+                    applied.append(migration.version)
+        return applied
+
+    async def ensure_partitions(self, days: Iterable[date]) -> int:
+        """Create missing day partitions; returns how many were new to this process."""
+        missing = [p for p in partitions_for(days) if p not in self._partitions]
+        if missing:
+            await self._call(self._ensure_partitions, missing)
+            self._partitions.update(missing)
+        return len(missing)
+
+    async def _ensure_partitions(self, missing: list[Partition]) -> None:
+        async with self._pool.acquire() as conn:
+            for partition in missing:
+                async with conn.transaction():
+                    await conn.execute(
+                        "SELECT ensure_day_partition($1, $2)", partition.table, partition.day
+                    )
+
+    # --- writes ---------------------------------------------------------------------------
+
+    async def write(self, rows: FlushRows) -> None:
+        """History and latest state of one flush, in ONE transaction: both or neither."""
+        await self._call(self._write, rows)
+
+    async def _write(self, rows: FlushRows) -> None:
+        mh, vh, ml, vl = (
+            rows.meter_history,
+            rows.vehicle_history,
+            rows.meter_latest,
+            rows.vehicle_latest,
+        )
+        async with self._pool.acquire() as conn, conn.transaction():
+            if mh.ts:
+                await conn.execute(
+                    _METER_HISTORY, mh.meter_ids, mh.ts, mh.kwh_consumed_ac, mh.voltage
+                )
+            if vh.ts:
+                await conn.execute(
+                    _VEHICLE_HISTORY,
+                    vh.vehicle_ids,
+                    vh.ts,
+                    vh.soc,
+                    vh.kwh_delivered_dc,
+                    vh.battery_temp,
+                )
+            if ml.ts:
+                await conn.execute(
+                    _METER_LATEST, ml.meter_ids, ml.ts, ml.kwh_consumed_ac, ml.voltage
+                )
+            if vl.ts:
+                await conn.execute(
+                    _VEHICLE_LATEST,
+                    vl.vehicle_ids,
+                    vl.ts,
+                    vl.soc,
+                    vl.kwh_delivered_dc,
+                    vl.battery_temp,
+                )
+
+    async def put_link(self, vehicle_id: str, meter_id: str) -> None:
+        await self._call(
+            self._pool.execute,
+            "INSERT INTO vehicle_meter_links (vehicle_id, meter_id, linked_at)"
+            " VALUES ($1, $2, now())"
+            " ON CONFLICT (vehicle_id) DO UPDATE"
+            " SET meter_id = EXCLUDED.meter_id, linked_at = EXCLUDED.linked_at",
+            vehicle_id,
+            meter_id,
+        )
+
+    async def delete_link(self, vehicle_id: str) -> bool:
+        deleted = await self._call(
+            self._pool.fetchval,
+            "DELETE FROM vehicle_meter_links WHERE vehicle_id = $1 RETURNING true",
+            vehicle_id,
+        )
+        return deleted is True
+
+    # --- reads ----------------------------------------------------------------------------
+
+    async def ping(self) -> None:
+        await self._call(self._pool.fetchval, "SELECT 1")
+
+    async def get_link(self, vehicle_id: str) -> LinkRecord | None:
+        row = await self._call(
+            self._pool.fetchrow,
+            "SELECT vehicle_id, meter_id, linked_at FROM vehicle_meter_links WHERE vehicle_id = $1",
+            vehicle_id,
+        )
+        return None if row is None else LinkRecord(**row)
+
+    async def meter_status(self, meter_id: str) -> MeterStatus | None:
+        row = await self._call(
+            self._pool.fetchrow,
+            "SELECT meter_id, kwh_consumed_ac, voltage, ts, updated_at"
+            " FROM meter_latest WHERE meter_id = $1",
+            meter_id,
+        )
+        return None if row is None else MeterStatus(**row)
+
+    async def vehicle_status(self, vehicle_id: str) -> VehicleStatus | None:
+        row = await self._call(
+            self._pool.fetchrow,
+            "SELECT vehicle_id, soc, kwh_delivered_dc, battery_temp, ts, updated_at"
+            " FROM vehicle_latest WHERE vehicle_id = $1",
+            vehicle_id,
+        )
+        return None if row is None else VehicleStatus(**row)
+
+    async def performance(
+        self, vehicle_id: str, start: datetime, end: datetime
+    ) -> Performance | None:
+        """Totals over ``(start, end]``: two index range scans, or None without a link."""
+        row = await self._call(self._pool.fetchrow, _PERFORMANCE, vehicle_id, start, end)
+        if row is None:
+            return None
+        return Performance(
+            vehicle_id=vehicle_id,
+            meter_id=row["meter_id"],
+            window_start=start,
+            window_end=end,
+            ac_kwh=row["ac_kwh"],
+            dc_kwh=row["dc_kwh"],
+            avg_battery_temp=row["temp"],
+            vehicle_readings=row["vehicle_n"],
+            meter_readings=row["meter_n"],
+        )
+
+
+@asynccontextmanager
+async def open_store(dsn: str, *, pooler: bool, max_connections: int) -> AsyncIterator[Store]:
+    """Open the loop bridge and a pool, apply pending migrations, and close both on the way
+    out, shielded and within a deadline (``Pool.close`` can otherwise wait forever)."""
+    async with trio_asyncio.open_loop() as loop:
+        try:
+            pool = await trio_asyncio.aio_as_trio(asyncpg.create_pool, loop=loop)(
+                dsn,
+                min_size=1,
+                max_size=max_connections,
+                # PgBouncer in transaction mode cannot keep prepared statements.
+                statement_cache_size=0 if pooler else 256,
+                command_timeout=_COMMAND_TIMEOUT_S,
+                timeout=_CONNECT_TIMEOUT_S,
+                server_settings={"application_name": "ingestd"},
+            )
+        except _TRANSIENT as error:
+            raise StoreUnavailable(f"cannot connect to PostgreSQL: {error}") from error
+        store = Store(pool, loop)
+        try:
+            applied = await store.migrate(migrations.load())
+            log.info("schema up to date", extra={"applied_migrations": applied})
+            yield store
+        finally:
+            with trio.CancelScope(shield=True):
+                with trio.move_on_after(_CLOSE_DEADLINE_S) as closing:
+                    await trio_asyncio.aio_as_trio(pool.close, loop=loop)()
+                if closing.cancelled_caught:
+                    log.warning("pool did not close in time; terminating its connections")
+                    pool.terminate()

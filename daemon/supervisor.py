@@ -1,0 +1,110 @@
+"""The composition root: the one place that builds the actors and wires them together.
+
+Nesting gives the shutdown order. Outermost the resources (embedded server, loop bridge and
+pool), then the background tasks (signals, partition upkeep), then the shard writers, then
+the HTTP front. On the stop event the intake closes (no new readings), Hypercorn drains the
+requests in flight, the writers flush what they hold and return (within the grace), and the
+resources close in reverse order.
+"""
+
+from __future__ import annotations
+
+import logging
+from contextlib import AsyncExitStack
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from functools import partial
+
+import trio
+
+from daemon import maintenance, serve, signals, writer
+from daemon.config import Config
+from daemon.embedded import open_embedded
+from daemon.health import not_ready_reason
+from daemon.http_app import AppHandles, create_app
+from daemon.intake import Intake
+from daemon.store import open_store
+
+log = logging.getLogger(__name__)
+
+# Connections beyond one per shard writer, for reads (status, links, analytics, readiness).
+_READ_CONNECTIONS = 8
+
+
+@dataclass(frozen=True)
+class Running:
+    """What ``run`` reports once it serves: where, and the event that stops it."""
+
+    url: str
+    stop: trio.Event
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+async def run(
+    config: Config, *, task_status: trio.TaskStatus[Running] = trio.TASK_STATUS_IGNORED
+) -> None:
+    log.info("starting", extra={"config": config.describe()})
+    stop = trio.Event()
+    async with AsyncExitStack() as resources:
+        dsn = config.dsn
+        if dsn is None:
+            dsn = await resources.enter_async_context(open_embedded(config.data_dir))
+        store = await resources.enter_async_context(
+            open_store(
+                dsn, pooler=config.uses_pooler, max_connections=config.shards + _READ_CONNECTIONS
+            )
+        )
+        async with trio.open_nursery() as background:
+            await background.start(signals.run, stop)
+            await background.start(maintenance.run, store)
+            inboxes, outboxes = Intake.open_inboxes(config.shards, config.queue_readings)
+            intake = Intake(inboxes, config.queue_readings)
+            states = [writer.WriterState(shard) for shard in range(config.shards)]
+            async with trio.open_nursery() as writers:
+                for state, outbox in zip(states, outboxes, strict=True):
+                    await writers.start(
+                        partial(
+                            writer.run,
+                            outbox,
+                            store,
+                            state,
+                            flush_interval_s=config.flush_interval_ms / 1000,
+                            max_batch=config.max_batch,
+                        )
+                    )
+                app = create_app(
+                    AppHandles(
+                        intake=intake,
+                        store=store,
+                        not_ready_reason=partial(not_ready_reason, store, intake, states),
+                        clock=_utc_now,
+                        max_ahead=timedelta(seconds=config.clock_skew_s),
+                        max_age=timedelta(days=config.retention_days),
+                        ack_timeout_s=config.ack_timeout_s,
+                    )
+                )
+                try:
+                    async with trio.open_nursery() as front:
+                        binds = await front.start(
+                            partial(
+                                serve.run,
+                                app,
+                                host=config.host,
+                                port=config.port,
+                                grace_s=config.shutdown_grace_s,
+                                stop=stop,
+                            )
+                        )
+                        log.info("ready", extra={"listening": binds})
+                        task_status.started(Running(binds[0], stop))
+                        await stop.wait()
+                        intake.close()
+                        log.info("draining requests in flight and flushing shard writers")
+                finally:
+                    intake.close()
+                    writers.cancel_scope.deadline = trio.current_time() + config.shutdown_grace_s
+            background.cancel_scope.cancel()
+    log.info("stopped")

@@ -1,0 +1,187 @@
+"""A shard writer: the one task that writes a shard's readings to PostgreSQL.
+
+Owns: the readings its shard received since its last commit (a ``ShardBatch``).
+Receives: ``Submission``s on its inbox, a bounded memory channel fed by the intake.
+Emits: one transaction per flush (history and latest state together), then tells every
+submission in it that it is committed (group commit); the waiting requests answer 201.
+
+Flushes when the first reading held is ``flush_interval_s`` old, or at ``max_batch`` rows.
+While a flush runs, new submissions wait in the inbox (the intake bounds how many).
+
+Errors: ``StoreUnavailable`` is retried with capped backoff while the readings wait; anything
+else propagates and takes the daemon down, visibly. Shutdown: when the inbox is closed, the
+writer flushes what it holds and returns. If it is cancelled first (the shutdown grace ran
+out), it logs how many readings it held; none of them had been acknowledged.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import Protocol
+
+import trio
+
+from daemon.coalesce import FlushRows, ShardBatch
+from daemon.errors import StoreUnavailable
+from daemon.partitions import days_of
+from daemon.readings import Reading
+
+log = logging.getLogger(__name__)
+
+_BACKOFF_FIRST_S = 0.05
+_BACKOFF_MAX_S = 5.0
+
+
+class Submission:
+    """Readings of one request bound for one shard, and whom to tell once they are committed."""
+
+    __slots__ = ("_on_commit", "readings")
+
+    def __init__(self, readings: Sequence[Reading], on_commit: Callable[[], None]) -> None:
+        self.readings = readings
+        self._on_commit = on_commit
+
+    def committed(self) -> None:
+        self._on_commit()
+
+
+class Sink(Protocol):
+    """The part of the store a writer needs."""
+
+    async def ensure_partitions(self, days: set[date]) -> int: ...
+
+    async def write(self, rows: FlushRows) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class WriterStatistics:
+    shard: int
+    flushes: int
+    rows_written: int
+    readings_received: int
+    held: int
+    last_flush_s: float
+    retrying: bool
+
+
+class WriterState:
+    """Counters the writer updates and the front reads (readiness, later metrics)."""
+
+    def __init__(self, shard: int) -> None:
+        self.shard = shard
+        self.flushes = 0
+        self.rows_written = 0
+        self.readings_received = 0
+        self.held = 0
+        self.last_flush_s = 0.0
+        self.retrying = False
+
+    def statistics(self) -> WriterStatistics:
+        return WriterStatistics(
+            self.shard,
+            self.flushes,
+            self.rows_written,
+            self.readings_received,
+            self.held,
+            self.last_flush_s,
+            self.retrying,
+        )
+
+
+async def run(
+    inbox: trio.MemoryReceiveChannel[Submission],
+    sink: Sink,
+    state: WriterState,
+    *,
+    flush_interval_s: float,
+    max_batch: int,
+    task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    task_status.started()
+    async with inbox:
+        closed = False
+        while not closed:
+            batch = ShardBatch()
+            held: list[Submission] = []
+            try:
+                closed = await _gather(
+                    inbox,
+                    batch,
+                    held,
+                    state,
+                    flush_interval_s=flush_interval_s,
+                    max_batch=max_batch,
+                )
+                if held:
+                    await _commit(sink, batch, state)
+            except trio.Cancelled:
+                if held:
+                    log.error(
+                        "cancelled before these readings were committed;"
+                        " none of them was acknowledged",
+                        extra={"shard": state.shard, "readings": batch.received},
+                    )
+                raise
+            for submission in held:
+                submission.committed()
+            state.held = 0
+
+
+async def _gather(
+    inbox: trio.MemoryReceiveChannel[Submission],
+    batch: ShardBatch,
+    held: list[Submission],
+    state: WriterState,
+    *,
+    flush_interval_s: float,
+    max_batch: int,
+) -> bool:
+    """Wait (untimed) for a first submission, then take more until the tick or a full batch.
+    Returns True once the inbox is closed and empty."""
+    try:
+        _take(batch, held, await inbox.receive(), state)
+    except trio.EndOfChannel:
+        return True
+    with trio.move_on_after(flush_interval_s):
+        while len(batch) < max_batch:
+            try:
+                _take(batch, held, await inbox.receive(), state)
+            except trio.EndOfChannel:
+                return True
+    return False
+
+
+def _take(batch: ShardBatch, held: list[Submission], sub: Submission, state: WriterState) -> None:
+    for reading in sub.readings:
+        batch.add(reading)
+    held.append(sub)
+    state.readings_received += len(sub.readings)
+    state.held = batch.received
+
+
+async def _commit(sink: Sink, batch: ShardBatch, state: WriterState) -> None:
+    rows = batch.rows()
+    days = days_of(rows.meter_history.ts) | days_of(rows.vehicle_history.ts)
+    backoff = _BACKOFF_FIRST_S
+    while True:
+        started = trio.current_time()
+        try:
+            await sink.ensure_partitions(days)
+            await sink.write(rows)
+        except StoreUnavailable as error:
+            state.retrying = True
+            log.warning(
+                "database unavailable; retrying the flush",
+                extra={"shard": state.shard, "error": str(error), "retry_in_s": backoff},
+            )
+            await trio.sleep(backoff)
+            backoff = min(backoff * 2, _BACKOFF_MAX_S)
+            continue
+        state.retrying = False
+        state.flushes += 1
+        state.rows_written += rows.history_count
+        state.last_flush_s = trio.current_time() - started
+        return
