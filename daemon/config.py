@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from daemon.errors import ConfigError
 
@@ -79,11 +79,16 @@ class Config:
 
 
 def redact_url(url: str) -> str:
+    """Mask the password, whether in the authority or as a ``password=`` query parameter."""
     parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    host = parts.netloc.rpartition("@")[2]
-    return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{host}"))
+    if parts.password is not None:
+        host = parts.netloc.rpartition("@")[2]
+        parts = parts._replace(netloc=f"{parts.username or ''}:***@{host}")
+    query = [
+        (key, "***" if key.lower() == "password" else value)
+        for key, value in parse_qsl(parts.query, keep_blank_values=True)
+    ]
+    return urlunsplit(parts._replace(query=urlencode(query, safe="*/")))
 
 
 def _bool(text: str) -> bool:
@@ -199,8 +204,14 @@ def load(environ: Mapping[str, str], argv: Sequence[str] | None = None) -> Confi
         try:
             values[setting.name] = setting.parse(raw)
         except ValueError as error:
-            raise ConfigError(f"{source}: {error} (got {raw!r})") from None
+            shown = redact_url(raw) if setting.secret else raw
+            raise ConfigError(f"{source}: {error} (got {shown!r})") from None
     config = Config(**values)
     if config.use_database_pooler and config.database_pool_url is None:
         raise ConfigError("USE_DATABASE_POOLER is true but DATABASE_POOL_URL is not set")
+    if config.use_database_pooler is False and config.database_pool_url and not config.database_url:
+        raise ConfigError(
+            "USE_DATABASE_POOLER is false and DATABASE_URL is not set: set DATABASE_URL,"
+            " or drop USE_DATABASE_POOLER to use DATABASE_POOL_URL"
+        )
     return config

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from pathlib import Path
-
-SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
+from importlib import resources
+from importlib.resources.abc import Traversable
 _NAME = re.compile(r"(\d{3})_([a-z0-9_]+)\.sql")
 
 
@@ -17,10 +16,12 @@ class Migration:
     sql: str
 
 
-def load(directory: Path = SQL_DIR) -> list[Migration]:
+def load(directory: Traversable | None = None) -> list[Migration]:
     """Every ``NNN_name.sql``, in order; a gap or a repeated number is a packaging mistake."""
+    directory = directory or resources.files("daemon.sql")
     found: list[Migration] = []
-    for path in sorted(directory.glob("*.sql")):
+    paths = (p for p in directory.iterdir() if p.name.endswith(".sql"))
+    for path in sorted(paths, key=lambda p: p.name):
         match = _NAME.fullmatch(path.name)
         if match is None:
             raise ValueError(f"{path.name}: migrations are named NNN_snake_case.sql")

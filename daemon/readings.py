@@ -199,7 +199,7 @@ def device_id(value: Any, field: str) -> str:
     try:
         return _device_id(value, field)
     except _FieldError as error:
-        raise InvalidInput(error.problem.sentence(), [error.problem]) from None
+        raise InvalidInput(f"Invalid {field}: {error.problem.message}.", [error.problem]) from None
 
 
 def _device_id(value: Any, field: str) -> str:
@@ -210,7 +210,7 @@ def _device_id(value: Any, field: str) -> str:
     return value
 
 
-def parse_timestamp(value: Any, field: str = "timestamp") -> datetime:
+def _parse_timestamp(value: Any, field: str = "timestamp") -> datetime:
     """RFC 3339 with a mandatory offset and a real calendar date, returned in UTC."""
     if not isinstance(value, str):
         raise _FieldError(field, f"must be an RFC 3339 date-time string, not {_json_type(value)}")
@@ -247,11 +247,11 @@ def parse_timestamp(value: Any, field: str = "timestamp") -> datetime:
 def _timestamp(obj: dict[str, Any], window: Window) -> datetime:
     if "timestamp" not in obj:
         raise _FieldError("timestamp", "is required")
-    ts = parse_timestamp(obj["timestamp"])
+    ts = _parse_timestamp(obj["timestamp"])
     if ts > window.now + window.max_ahead:
         ahead = int(window.max_ahead.total_seconds())
         raise _FieldError("timestamp", f"is more than {ahead} s ahead of the server's clock")
-    if ts <= window.now - window.max_age:
+    if ts < window.now - window.max_age:
         raise _FieldError("timestamp", f"is older than the {window.max_age.days}-day retention")
     return ts
 
@@ -396,7 +396,10 @@ def parse_hours(raw: str | None, default: int = 24) -> int:
     """The ``?hours=`` window of the analytics endpoint: a whole number from 1 to 720."""
     if raw is None:
         return default
-    if not raw.isascii() or not raw.isdigit() or not 1 <= int(raw) <= 720:
+    digits = raw.lstrip("0")
+    if not (
+        raw.isascii() and raw.isdigit() and len(digits) <= 3 and 1 <= int(digits or "0") <= 720
+    ):
         problem = Problem("hours", "must be a whole number from 1 to 720")
         raise InvalidInput(f"Invalid query: {problem.sentence()}.", [problem])
-    return int(raw)
+    return int(digits)

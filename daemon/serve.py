@@ -1,6 +1,11 @@
 """Runs the HTTP front on Hypercorn inside this trio run (and so inside the loop bridge that
 the store opened), and drains it on the stop event: new connections are refused, requests in
-flight get ``grace_s`` to finish."""
+flight get ``grace_s`` to finish.
+
+Hypercorn (0.18, with Quart-Trio) does not close idle keep-alive connections, not even when
+shutting down, so every drain lasts the whole grace while any client keeps one open. The
+supervisor therefore gives the front only as much grace as a request in flight can need.
+"""
 
 from __future__ import annotations
 

@@ -39,6 +39,12 @@ class Running:
     stop: trio.Event
 
 
+def _drain_s(config: Config) -> float:
+    """How long the front waits for requests in flight: an ingest waits at most the ack
+    timeout, and every other call is one short query."""
+    return min(config.shutdown_grace_s, config.ack_timeout_s + 1.0)
+
+
 def _utc_now() -> datetime:
     return datetime.now(UTC)
 
@@ -94,7 +100,7 @@ async def run(
                                 app,
                                 host=config.host,
                                 port=config.port,
-                                grace_s=config.shutdown_grace_s,
+                                grace_s=_drain_s(config),
                                 stop=stop,
                             )
                         )

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+import trio
 
 
 def at(minutes_ago: float = 0.0, *, hours_ago: float = 0.0) -> str:
@@ -50,3 +52,11 @@ def assert_error(response: httpx.Response, status: int, *fields: str) -> dict[st
         assert {d["field"] for d in details} >= set(fields), body
         assert details[0]["field"] in body["message"], body
     return body
+
+
+async def eventually(check: Callable[[], Awaitable[object]], interval_s: float = 0.05) -> None:
+    """Poll until ``check`` returns something truthy (the test's ``fail_after`` bounds it)."""
+    while True:
+        if await check():
+            return
+        await trio.sleep(interval_s)
