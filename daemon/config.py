@@ -115,7 +115,12 @@ def _level(text: str) -> str:
 
 def _ranged(kind: Callable[[str], float], low: float, high: float) -> Callable[[str], Any]:
     def parse(text: str) -> float:
-        value = kind(text)
+        try:
+            value = kind(text)
+        except ValueError:
+            raise ValueError(
+                "expected a whole number" if kind is int else "expected a number"
+            ) from None
         if not low <= value <= high:
             raise ValueError(f"expected {low:g} to {high:g}")
         return value

@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass
 from importlib import resources
 from importlib.resources.abc import Traversable
+
 _NAME = re.compile(r"(\d{3})_([a-z0-9_]+)\.sql")
 
 

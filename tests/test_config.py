@@ -387,7 +387,7 @@ def test_invalid_flag_is_named_even_when_the_variable_is_valid() -> None:
 @pytest.mark.parametrize(
     ("env", "raw", "reason"),
     [
-        pytest.param("PORT", "abc", "invalid literal", id="port-not-a-number"),
+        pytest.param("PORT", "abc", "expected a whole number", id="port-not-a-number"),
         pytest.param("PORT", "70000", "expected 0 to 65535", id="port-range"),
         pytest.param("INGEST_SHARDS", "0", "expected 1 to 256", id="shards-range"),
         pytest.param("USE_DATABASE_POOLER", "maybe", "true or false", id="boolean"),
