@@ -61,10 +61,6 @@ class FlushRows:
     meter_latest: MeterRows
     vehicle_latest: VehicleRows
 
-    @property
-    def history_count(self) -> int:
-        return len(self.meter_history.ts) + len(self.vehicle_history.ts)
-
 
 class ShardBatch:
     """Readings received since the last commit, coalesced as they arrive."""

@@ -41,15 +41,16 @@ class Config:
     max_batch: int = 5000
     """Readings a shard holds before it flushes without waiting for the tick."""
     queue_readings: int = 50_000
-    """Readings waiting per shard beyond which ingest answers 503."""
+    """Uncommitted readings per shard beyond which ingest answers 503."""
     ack_timeout_s: float = 10.0
     """How long a request waits for its commit before it answers 503."""
     clock_skew_s: float = 300.0
     """How far ahead of the server's clock a reading's timestamp may be."""
     retention_days: int = 30
-    """Readings older than this are refused (and, later, dropped)."""
+    """Readings older than this are refused."""
     shutdown_grace_s: float = 30.0
-    """On SIGTERM: how long in-flight requests and the final flush may take."""
+    """On SIGTERM: how long the shard writers' final commits may take. Requests in flight get
+    the ack timeout plus a second, and idle keep-alive connections are closed after that."""
     log_level: str = "info"
     """Least severe level written to stderr: debug, info, warning or error."""
 

@@ -18,7 +18,7 @@ async def not_ready_reason(
     database: Pingable, intake: Intake, writers: Sequence[WriterState]
 ) -> str | None:
     """None when ready; otherwise one sentence an operator can act on."""
-    if not intake.statistics().accepting:
+    if not intake.accepting:
         return "shutting down"
     stuck = [w.shard for w in writers if w.retrying]
     if stuck:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
 from functools import partial
 
 import trio
@@ -46,13 +45,6 @@ class Ack:
 
     async def wait(self) -> None:
         await self._event.wait()
-
-
-@dataclass(frozen=True, slots=True)
-class IntakeStatistics:
-    accepting: bool
-    uncommitted: tuple[int, ...]
-    """Readings per shard taken in but not yet committed."""
 
 
 class Intake:
@@ -101,5 +93,6 @@ class Intake:
         for inbox in self._inboxes:
             inbox.close()
 
-    def statistics(self) -> IntakeStatistics:
-        return IntakeStatistics(not self._closed, tuple(self._uncommitted))
+    @property
+    def accepting(self) -> bool:
+        return not self._closed

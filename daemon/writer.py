@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from datetime import date
 from typing import Protocol
 
@@ -56,39 +55,13 @@ class Sink(Protocol):
     async def write(self, rows: FlushRows) -> None: ...
 
 
-@dataclass(frozen=True, slots=True)
-class WriterStatistics:
-    shard: int
-    flushes: int
-    rows_written: int
-    readings_received: int
-    held: int
-    last_flush_s: float
-    retrying: bool
-
-
 class WriterState:
-    """Counters the writer updates and the front reads (readiness, later metrics)."""
+    """What the writer tells the rest of the daemon: readiness needs to know whether it is
+    stuck retrying a commit."""
 
     def __init__(self, shard: int) -> None:
         self.shard = shard
-        self.flushes = 0
-        self.rows_written = 0
-        self.readings_received = 0
-        self.held = 0
-        self.last_flush_s = 0.0
         self.retrying = False
-
-    def statistics(self) -> WriterStatistics:
-        return WriterStatistics(
-            self.shard,
-            self.flushes,
-            self.rows_written,
-            self.readings_received,
-            self.held,
-            self.last_flush_s,
-            self.retrying,
-        )
 
 
 async def run(
@@ -108,12 +81,7 @@ async def run(
             held: list[Submission] = []
             try:
                 closed = await _gather(
-                    inbox,
-                    batch,
-                    held,
-                    state,
-                    flush_interval_s=flush_interval_s,
-                    max_batch=max_batch,
+                    inbox, batch, held, flush_interval_s=flush_interval_s, max_batch=max_batch
                 )
                 if held:
                     await _commit(sink, batch, state)
@@ -127,14 +95,12 @@ async def run(
                 raise
             for submission in held:
                 submission.committed()
-            state.held = 0
 
 
 async def _gather(
     inbox: trio.MemoryReceiveChannel[Submission],
     batch: ShardBatch,
     held: list[Submission],
-    state: WriterState,
     *,
     flush_interval_s: float,
     max_batch: int,
@@ -142,24 +108,22 @@ async def _gather(
     """Wait (untimed) for a first submission, then take more until the tick or a full batch.
     Returns True once the inbox is closed and empty."""
     try:
-        _take(batch, held, await inbox.receive(), state)
+        _take(batch, held, await inbox.receive())
     except trio.EndOfChannel:
         return True
     with trio.move_on_after(flush_interval_s):
         while len(batch) < max_batch:
             try:
-                _take(batch, held, await inbox.receive(), state)
+                _take(batch, held, await inbox.receive())
             except trio.EndOfChannel:
                 return True
     return False
 
 
-def _take(batch: ShardBatch, held: list[Submission], sub: Submission, state: WriterState) -> None:
+def _take(batch: ShardBatch, held: list[Submission], sub: Submission) -> None:
     for reading in sub.readings:
         batch.add(reading)
     held.append(sub)
-    state.readings_received += len(sub.readings)
-    state.held = batch.received
 
 
 async def _commit(sink: Sink, batch: ShardBatch, state: WriterState) -> None:
@@ -167,7 +131,6 @@ async def _commit(sink: Sink, batch: ShardBatch, state: WriterState) -> None:
     days = days_of(rows.meter_history.ts) | days_of(rows.vehicle_history.ts)
     backoff = _BACKOFF_FIRST_S
     while True:
-        started = trio.current_time()
         try:
             await sink.ensure_partitions(days)
             await sink.write(rows)
@@ -181,7 +144,4 @@ async def _commit(sink: Sink, batch: ShardBatch, state: WriterState) -> None:
             backoff = min(backoff * 2, _BACKOFF_MAX_S)
             continue
         state.retrying = False
-        state.flushes += 1
-        state.rows_written += rows.history_count
-        state.last_flush_s = trio.current_time() - started
         return

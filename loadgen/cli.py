@@ -25,7 +25,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
 
-import httpx
 import trio
 
 from loadgen import report
@@ -195,23 +194,15 @@ async def _progress(stats: Stats, *, as_json: bool) -> None:
         last_acked, last_time = stats.readings_acked, now
 
 
-def _client(args: argparse.Namespace) -> httpx.AsyncClient:
-    limits = httpx.Limits(
-        max_connections=args.concurrency, max_keepalive_connections=args.concurrency
-    )
-    return httpx.AsyncClient(base_url=args.url, limits=limits, timeout=httpx.Timeout(120.0))
-
-
 async def _link(args: argparse.Namespace, t0: datetime) -> None:
     if args.no_link:
         return
     print(f"linking {args.sites:,} vehicles to their meters", file=sys.stderr, flush=True)
-    async with _client(args) as http:
-        await link_sites(
-            http,
-            Ledger(build_sites(args.seed, t0, range(args.sites), args.id_prefix), t0),
-            concurrency=args.concurrency,
-        )
+    await link_sites(
+        args.url,
+        Ledger(build_sites(args.seed, t0, range(args.sites), args.id_prefix), t0),
+        concurrency=args.concurrency,
+    )
 
 
 async def _run_share(
@@ -241,21 +232,20 @@ async def _run_share(
     )
     stats = Stats()
     drive = Drive(ledger, stats, ack_log, args.give_up_s)
-    async with _client(args) as http:
-        started = trio.current_time()
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(lambda: _progress(stats, as_json=args.worker is not None))
-            await drive.run(http, requests, concurrency=args.concurrency)
-            nursery.cancel_scope.cancel()
-        elapsed = trio.current_time() - started
-        verification = None
-        if args.verify:
-            positions = list(range(len(sites)))
-            if args.verify_sample is not None:
-                count = min(len(positions), max(1, args.verify_sample // processes))
-                positions = random.Random(args.seed).sample(positions, count)
-            print(f"verifying {len(positions):,} sites", file=sys.stderr, flush=True)
-            verification = await verify(http, ledger, positions, concurrency=args.concurrency)
+    started = trio.current_time()
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(lambda: _progress(stats, as_json=args.worker is not None))
+        await drive.run(args.url, requests, concurrency=args.concurrency)
+        nursery.cancel_scope.cancel()
+    elapsed = trio.current_time() - started
+    verification = None
+    if args.verify:
+        positions = list(range(len(sites)))
+        if args.verify_sample is not None:
+            count = min(len(positions), max(1, args.verify_sample // processes))
+            positions = random.Random(args.seed).sample(positions, count)
+        print(f"verifying {len(positions):,} sites", file=sys.stderr, flush=True)
+        verification = await verify(args.url, ledger, positions, concurrency=args.concurrency)
     return stats, elapsed, verification
 
 

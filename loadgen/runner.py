@@ -1,4 +1,4 @@
-"""Drives a plan against the engine: one dispatcher, a fixed pool of workers, one HTTP client.
+"""Drives a plan against the engine: one dispatcher and a fixed pool of workers.
 
 The dispatcher sleeps until each request is due (open-loop and realtime pacing) and hands it
 to a free worker; when every worker is busy it waits, and that wait counts in the latency,
@@ -19,6 +19,7 @@ from loadgen import wire
 from loadgen.delivery import Outcome, deliver
 from loadgen.ledger import Kind, Ledger
 from loadgen.plan import Request
+from loadgen.pool import fan_out, feed_all
 from loadgen.stats import Stats
 
 log = logging.getLogger(__name__)
@@ -26,25 +27,21 @@ log = logging.getLogger(__name__)
 _SHOWN_UNEXPECTED = 5
 
 
-async def link_sites(http: httpx.AsyncClient, ledger: Ledger, *, concurrency: int) -> None:
+async def link_sites(url: str, ledger: Ledger, *, concurrency: int) -> None:
     """Link every site's vehicle to its meter (PUT /v1/links), retrying 503s."""
-    limiter = trio.CapacityLimiter(concurrency)
 
-    async def link(position: int) -> None:
+    async def link(http: httpx.AsyncClient, position: int) -> None:
         spec = ledger.sites[position].spec
-        async with limiter:
-            while True:
-                response = await http.put(
-                    "/v1/links", json={"vehicleId": spec.vehicle_id, "meterId": spec.meter_id}
-                )
-                if response.status_code != 503:
-                    response.raise_for_status()
-                    return
-                await trio.sleep(float(response.headers.get("Retry-After", "1")))
+        while True:
+            response = await http.put(
+                "/v1/links", json={"vehicleId": spec.vehicle_id, "meterId": spec.meter_id}
+            )
+            if response.status_code != 503:
+                response.raise_for_status()
+                return
+            await trio.sleep(float(response.headers.get("Retry-After", "1")))
 
-    async with trio.open_nursery() as nursery:
-        for position in range(len(ledger.sites)):
-            nursery.start_soon(link, position)
+    await fan_out(url, concurrency, feed_all(list(range(len(ledger.sites)))), link)
 
 
 class Drive:
@@ -89,39 +86,29 @@ class Drive:
             for position, minute, kind in request.refs:
                 self.ledger.uncertain(position, minute, kind)
 
-    async def _worker(
-        self, http: httpx.AsyncClient, inbox: trio.MemoryReceiveChannel[tuple[Request, float]]
-    ) -> None:
-        async with inbox:
-            async for request, due in inbox:
-                delivered = await deliver(http, request, give_up_s=self.give_up_s)
-                self.stats.observe(trio.current_time() - due)
-                self.stats.requests += 1
-                self.stats.retries += delivered.retries
-                self.stats.transport_errors += delivered.transport_errors
-                for status in (*delivered.retried_statuses, delivered.status):
-                    self.stats.statuses["error" if status is None else str(status)] += 1
-                self.record(request, delivered.outcome, delivered.status)
+    async def _deliver(self, http: httpx.AsyncClient, job: tuple[Request, float]) -> None:
+        request, due = job
+        delivered = await deliver(http, request, give_up_s=self.give_up_s)
+        self.stats.observe(trio.current_time() - due)
+        self.stats.requests += 1
+        self.stats.retries += delivered.retries
+        self.stats.transport_errors += delivered.transport_errors
+        for status in (*delivered.retried_statuses, delivered.status):
+            self.stats.statuses["error" if status is None else str(status)] += 1
+        self.record(request, delivered.outcome, delivered.status)
 
-    async def run(
-        self,
-        http: httpx.AsyncClient,
-        requests: Iterator[Request],
-        *,
-        concurrency: int,
-    ) -> None:
-        send, receive = trio.open_memory_channel[tuple[Request, float]](0)
-        async with trio.open_nursery() as nursery:
-            async with receive:
-                for _ in range(concurrency):
-                    nursery.start_soon(self._worker, http, receive.clone())
+    async def run(self, url: str, requests: Iterator[Request], *, concurrency: int) -> None:
+        """Send every request when due; latency counts from then, waiting for a worker too."""
+
+        async def dispatch(send: trio.MemorySendChannel[tuple[Request, float]]) -> None:
             start = trio.current_time()
-            async with send:
-                for request in requests:
-                    if request.release_s is None:
-                        due = trio.current_time()
-                    else:
-                        due = start + request.release_s
-                        await trio.sleep_until(due)
-                    self.stats.readings_sent += len(request.refs)
-                    await send.send((request, due))
+            for request in requests:
+                if request.release_s is None:
+                    due = trio.current_time()
+                else:
+                    due = start + request.release_s
+                    await trio.sleep_until(due)
+                self.stats.readings_sent += len(request.refs)
+                await send.send((request, due))
+
+        await fan_out(url, concurrency, dispatch, self._deliver)

@@ -7,16 +7,15 @@ PostgreSQL may add in another order."""
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 import httpx
-import trio
 
 from loadgen import wire
 from loadgen.ledger import ExpectedPerformance, ExpectedStatus, Kind, Ledger
+from loadgen.pool import fan_out, feed_all
 
 MAX_SHOWN = 50
 
@@ -161,16 +160,12 @@ async def _verify_site(
 
 
 async def verify(
-    http: httpx.AsyncClient, ledger: Ledger, positions: Sequence[int], *, concurrency: int
+    url: str, ledger: Ledger, positions: list[int], *, concurrency: int
 ) -> Verification:
     result = Verification()
-    limiter = trio.CapacityLimiter(concurrency)
 
-    async def one(position: int) -> None:
-        async with limiter:
-            await _verify_site(http, ledger, position, result)
+    async def one(http: httpx.AsyncClient, position: int) -> None:
+        await _verify_site(http, ledger, position, result)
 
-    async with trio.open_nursery() as nursery:
-        for position in positions:
-            nursery.start_soon(one, position)
+    await fan_out(url, concurrency, feed_all(positions), one)
     return result

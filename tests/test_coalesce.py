@@ -17,6 +17,10 @@ from daemon.readings import MeterReading, Reading, VehicleReading
 T0 = datetime(2026, 2, 9, 10, 0, tzinfo=UTC)
 
 
+def _history_rows(rows: FlushRows) -> int:
+    return len(rows.meter_history.ts) + len(rows.vehicle_history.ts)
+
+
 def at(minute: int) -> datetime:
     return T0 + timedelta(minutes=minute)
 
@@ -63,7 +67,7 @@ def test_empty_batch_has_no_rows() -> None:
 
     assert len(batch) == 0
     assert batch.received == 0
-    assert rows.history_count == 0
+    assert _history_rows(rows) == 0
     assert meter_rows(rows.meter_history) == []
     assert vehicle_rows(rows.vehicle_history) == []
     assert meter_rows(rows.meter_latest) == []
@@ -235,7 +239,7 @@ def test_len_counts_distinct_rows_and_received_counts_everything(
 
     assert len(batch) == distinct
     assert batch.received == len(readings)
-    assert batch.rows().history_count == distinct
+    assert _history_rows(batch.rows()) == distinct
 
 
 def test_rows_are_aligned_and_sorted_by_device_then_timestamp() -> None:
@@ -285,7 +289,7 @@ def test_vehicle_rows_are_aligned_and_sorted_by_device_then_timestamp() -> None:
     ]
 
 
-def test_history_count_counts_meter_and_vehicle_history_rows() -> None:
+def test_history_rows_count_meter_and_vehicle_history() -> None:
     batch = batch_of(
         meter("m1", 0),
         meter("m1", 1),
@@ -298,13 +302,13 @@ def test_history_count_counts_meter_and_vehicle_history_rows() -> None:
     rows = batch.rows()
 
     assert isinstance(rows, FlushRows)
-    assert rows.history_count == 5 == len(batch)
+    assert _history_rows(rows) == 5 == len(batch)
     assert len(rows.meter_history.ts) == 2
     assert len(rows.vehicle_history.ts) == 3
     assert len(rows.meter_latest.ts) + len(rows.vehicle_latest.ts) == 4
 
 
-def test_history_count_of_hand_built_rows() -> None:
+def test_history_rows_of_hand_built_rows() -> None:
     rows = FlushRows(
         meter_history=MeterRows.of([meter("m1", 0), meter("m2", 0)]),
         vehicle_history=VehicleRows.of([vehicle("v1", 0)]),
@@ -312,7 +316,7 @@ def test_history_count_of_hand_built_rows() -> None:
         vehicle_latest=VehicleRows.of([vehicle("v1", 0), vehicle("v2", 0)]),
     )
 
-    assert rows.history_count == 3
+    assert _history_rows(rows) == 3
 
 
 def test_rows_can_be_taken_twice_and_adding_after_rows_is_seen_next_time() -> None:
