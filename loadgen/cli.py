@@ -19,7 +19,7 @@ import random
 import re
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import nullcontext
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -167,31 +167,39 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _window(args: argparse.Namespace, now: datetime) -> tuple[datetime, int, int | None]:
-    """First simulated minute, number of minutes, and the cap on readings (rate mode)."""
+def _window(args: argparse.Namespace, now: datetime) -> tuple[datetime, int]:
+    """First simulated minute and the number of minutes to simulate."""
     if args.mode == "replay":
         minutes = args.hours * 60
-        return first_minute(now, minutes), minutes, None
+        return first_minute(now, minutes), minutes
     if args.mode == "rate":
-        readings = readings_for(args.rate, args.duration_s)
-        minutes = minutes_for(readings, args.sites)
-        return first_minute(now, minutes), minutes, readings
+        minutes = minutes_for(readings_for(args.rate, args.duration_s), args.sites)
+        return first_minute(now, minutes), minutes
     boundary = now.replace(second=0, microsecond=0) + timedelta(minutes=1)
-    return boundary, math.ceil(args.duration_s / 60), None
+    return boundary, math.ceil(args.duration_s / 60)
 
 
-async def _progress(stats: Stats, *, as_json: bool) -> None:
+async def _progress(snapshot: Callable[[], Stats], *, as_json: bool) -> None:
+    """Every second as a JSON line on stdout (a worker, for its parent), or every two seconds
+    as a line a person reads on stderr."""
     started = trio.current_time()
     last_acked, last_time = 0, started
     while True:
         await trio.sleep(1.0 if as_json else _PROGRESS_EVERY_S)
-        now = trio.current_time()
+        now, stats = trio.current_time(), snapshot()
         if as_json:
             print(json.dumps({"progress": stats.to_json()}), flush=True)
         else:
             rate = (stats.readings_acked - last_acked) / (now - last_time)
             print(report.progress_line(stats, now - started, rate), file=sys.stderr, flush=True)
         last_acked, last_time = stats.readings_acked, now
+
+
+def _merged(parts: Sequence[Stats]) -> Stats:
+    total = Stats()
+    for part in parts:
+        total.merge(part)
+    return total
 
 
 async def _link(args: argparse.Namespace, t0: datetime) -> None:
@@ -210,7 +218,6 @@ async def _run_share(
     *,
     t0: datetime,
     minutes: int,
-    limit: int | None,
     share: tuple[int, int],
     ack_log: IO[str] | None,
 ) -> tuple[Stats, float, Verification | None]:
@@ -228,13 +235,13 @@ async def _run_share(
         pacing=pacing,
         faults=faults,
         seed=args.seed * 1000 + index,
-        limit=None if limit is None else readings_for(rate, args.duration_s),
+        limit=readings_for(rate, args.duration_s) if args.mode == "rate" else None,
     )
     stats = Stats()
     drive = Drive(ledger, stats, ack_log, args.give_up_s)
     started = trio.current_time()
     async with trio.open_nursery() as nursery:
-        nursery.start_soon(lambda: _progress(stats, as_json=args.worker is not None))
+        nursery.start_soon(lambda: _progress(lambda: stats, as_json=args.worker is not None))
         await drive.run(args.url, requests, concurrency=args.concurrency)
         nursery.cancel_scope.cancel()
     elapsed = trio.current_time() - started
@@ -280,36 +287,19 @@ async def _run_workers(
                     live[index] = Stats.from_json(message["progress"])
                 else:
                     finals[index] = message
-        if await process.wait() not in (0, 1) or finals[index] is None:
+        if await process.wait() != 0 or finals[index] is None:
             raise RuntimeError(f"worker {index} failed with exit status {process.returncode}")
 
-    async def show() -> None:
-        started = trio.current_time()
-        last = 0
-        while True:
-            await trio.sleep(_PROGRESS_EVERY_S)
-            merged = Stats()
-            for stats in live:
-                merged.merge(stats)
-            rate = (merged.readings_acked - last) / _PROGRESS_EVERY_S
-            last = merged.readings_acked
-            print(
-                report.progress_line(merged, trio.current_time() - started, rate),
-                file=sys.stderr,
-                flush=True,
-            )
-
     async with trio.open_nursery() as nursery:
-        nursery.start_soon(show)
+        nursery.start_soon(lambda: _progress(lambda: _merged(live), as_json=False))
         async with trio.open_nursery() as workers:
             for index in range(args.processes):
                 workers.start_soon(worker, index)
         nursery.cancel_scope.cancel()
-    stats, elapsed, verification = Stats(), 0.0, None
-    for final in finals:
-        assert final is not None
-        stats.merge(Stats.from_json(final["stats"]))
-        elapsed = max(elapsed, final["elapsed_s"])
+    done = [final for final in finals if final is not None]
+    stats = _merged([Stats.from_json(final["stats"]) for final in done])
+    elapsed, verification = max(final["elapsed_s"] for final in done), None
+    for final in done:
         if final["verification"] is not None:
             verification = verification or Verification()
             verification.merge(Verification.from_json(final["verification"]))
@@ -320,11 +310,11 @@ async def _main(args: argparse.Namespace, argv: Sequence[str]) -> int:
     if args.worker is not None:
         index, processes = (int(part) for part in args.worker.split("/"))
         t0 = datetime.fromisoformat(args.t0)
-        _, minutes, limit = _window(args, t0)
+        _, minutes = _window(args, t0)
         ack_path = None if args.ack_log is None else Path(f"{args.ack_log}.{index}")
         with ack_path.open("w") if ack_path else nullcontext() as ack_log:
             stats, elapsed, verification = await _run_share(
-                args, t0=t0, minutes=minutes, limit=limit, share=(index, processes), ack_log=ack_log
+                args, t0=t0, minutes=minutes, share=(index, processes), ack_log=ack_log
             )
         print(
             json.dumps(
@@ -338,10 +328,10 @@ async def _main(args: argparse.Namespace, argv: Sequence[str]) -> int:
         )
         return 0
     now = datetime.now(UTC)
-    t0, minutes, limit = _window(args, now)
+    t0, minutes = _window(args, now)
     await _link(args, t0)
     if args.mode == "realtime":
-        t0, minutes, limit = _window(args, datetime.now(UTC))
+        t0, minutes = _window(args, datetime.now(UTC))
     print(
         f"{args.mode}: {args.sites:,} sites, {minutes:,} minutes from {t0:%Y-%m-%d %H:%M} UTC,"
         f" {'single posts' if args.batch <= 0 else f'batches of {args.batch}'},"
@@ -354,7 +344,7 @@ async def _main(args: argparse.Namespace, argv: Sequence[str]) -> int:
     else:
         with args.ack_log.open("w") if args.ack_log else nullcontext() as ack_log:
             stats, elapsed, verification = await _run_share(
-                args, t0=t0, minutes=minutes, limit=limit, share=(0, 1), ack_log=ack_log
+                args, t0=t0, minutes=minutes, share=(0, 1), ack_log=ack_log
             )
     result = report.summary(stats, elapsed, verification)
     result["run"] = {
