@@ -132,6 +132,8 @@ def parse_json(body: bytes) -> Any:
         ) from None
     except ValueError as error:
         raise InvalidInput(f"The body is not valid JSON: {error}.") from None
+    except RecursionError:
+        raise InvalidInput("The body nests JSON arrays or objects too deeply.") from None
 
 
 def parse_ndjson(body: bytes) -> list[Any]:

@@ -66,15 +66,15 @@ async def run(
         async with trio.open_nursery() as background:
             await background.start(signals.run, stop)
             await background.start(maintenance.run, store)
-            inboxes, outboxes = Intake.open_inboxes(config.shards, config.queue_readings)
-            intake = Intake(inboxes, config.queue_readings)
+            to_writers, writer_inboxes = Intake.open_inboxes(config.shards, config.queue_readings)
+            intake = Intake(to_writers, config.queue_readings)
             states = [writer.WriterState(shard) for shard in range(config.shards)]
             async with trio.open_nursery() as writers:
-                for state, outbox in zip(states, outboxes, strict=True):
+                for state, inbox in zip(states, writer_inboxes, strict=True):
                     await writers.start(
                         partial(
                             writer.run,
-                            outbox,
+                            inbox,
                             store,
                             state,
                             flush_interval_s=config.flush_interval_ms / 1000,
@@ -107,10 +107,11 @@ async def run(
                         log.info("ready", extra={"listening": binds})
                         task_status.started(Running(binds[0], stop))
                         await stop.wait()
+                        # No new readings from here on, while the requests in flight drain.
                         intake.close()
                         log.info("draining requests in flight and flushing shard writers")
                 finally:
-                    intake.close()
+                    intake.close()  # also when leaving by an error: the writers must end
                     writers.cancel_scope.deadline = trio.current_time() + config.shutdown_grace_s
             background.cancel_scope.cancel()
     log.info("stopped")

@@ -156,6 +156,8 @@ async def test_non_finite_and_ambiguous_json_is_400_naming_the_field(
         b"\xff\xfe",
         b"[1,2]",
         b'{"meterId": {"nested": true}}',
+        b"[" * 50_000,
+        b'{"a":' * 12_000,
         b"{}" * 3,
         '{"meterId": "\u0000"}'.encode(),
     ],

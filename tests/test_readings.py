@@ -981,3 +981,10 @@ def test_bad_hours_are_rejected(raw: str) -> None:
 
     assert caught.value.problems == (Problem("hours", "must be a whole number from 1 to 720"),)
     assert "hours" in caught.value.message
+
+
+@pytest.mark.parametrize("body", [b"[" * 100_000, b'{"a":' * 100_000], ids=["arrays", "objects"])
+def test_parse_json_refuses_deep_nesting_instead_of_crashing(body: bytes) -> None:
+    with pytest.raises(InvalidInput) as caught:
+        parse_json(body)
+    assert "deeply" in caught.value.message
