@@ -174,7 +174,8 @@ def create_app(handles: AppHandles) -> QuartTrio:
             404: f"There is no {request.path}; the API is described at /openapi.json.",
             405: f"{request.path} does not take {request.method}; see /openapi.json.",
         }.get(status, error.description or HTTPStatus(status).description)
-        return _json(_error_body(status, message), status)
+        allow = {k: v for k, v in error.get_headers() if k.lower() == "allow"}
+        return _json(_error_body(status, message), status, allow)
 
     @app.errorhandler(StoreUnavailable)
     async def store_unavailable(error: StoreUnavailable) -> Response:

@@ -257,7 +257,9 @@ async def test_invalid_path_id_is_400(client: httpx.AsyncClient) -> None:
 
 async def test_unknown_route_and_method_use_the_error_shape(client: httpx.AsyncClient) -> None:
     assert_error(await client.get("/v2/nothing"), 404)
-    assert_error(await client.get("/v1/ingest"), 405)
+    wrong_method = await client.get("/v1/ingest")
+    assert_error(wrong_method, 405)
+    assert "POST" in wrong_method.headers["Allow"]
 
 
 async def test_health_readiness_and_openapi(client: httpx.AsyncClient) -> None:
