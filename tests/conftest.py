@@ -81,9 +81,17 @@ class Postgres:
 
     def restart(self) -> None:
         """Restart the server (fast mode: connections are cut, as in a crash or failover)."""
+        self._pg_ctl("restart")
+
+    def stop(self) -> None:
+        """Stop the server. The wheel's own cleanup stops only the postmaster it started, which
+        ``restart`` replaces, so the session ends with this instead."""
+        self._pg_ctl("stop")
+
+    def _pg_ctl(self, action: str) -> None:
         pgexec(
             "pg_ctl",
-            ("-w", "-D", str(self.server.pgdata), "-m", "fast", "restart"),
+            ("-w", "-D", str(self.server.pgdata), "-m", "fast", action),
             bin_path=self.server.bin_path,
             user=self.server.system_user,
             timeout=60,
@@ -93,11 +101,11 @@ class Postgres:
 @pytest.fixture(scope="session")
 def postgres() -> Iterator[Postgres]:
     with tempfile.TemporaryDirectory(prefix="ingest-test-pg-") as directory:
-        server = get_server(Path(directory) / "pg", cleanup_mode="stop")
+        server = Postgres(get_server(Path(directory) / "pg", cleanup_mode=None))
         try:
-            yield Postgres(server)
+            yield server
         finally:
-            server.cleanup()
+            server.stop()
 
 
 @pytest.fixture
