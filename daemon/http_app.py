@@ -110,15 +110,13 @@ def _error_body(status: int, message: str, problems: tuple[Problem, ...] = ()) -
 
 
 async def _body(limit: int) -> bytes:
-    too_large = _ApiError(
-        413, f"The body is larger than this endpoint's limit of {limit // 1024} KiB."
-    )
-    if request.content_length is not None and request.content_length > limit:
-        raise too_large
-    data: bytes = await request.body
-    if len(data) > limit:
-        raise too_large
-    return data
+    """The body, refused unread when its declared length is already over ``limit``."""
+    declared = request.content_length
+    if declared is None or declared <= limit:
+        data: bytes = await request.body
+        if len(data) <= limit:
+            return data
+    raise _ApiError(413, f"The body is larger than this endpoint's limit of {limit // 1024} KiB.")
 
 
 def create_app(handles: AppHandles) -> QuartTrio:
@@ -133,16 +131,15 @@ def create_app(handles: AppHandles) -> QuartTrio:
         """Hand readings over and wait for the transaction that holds them."""
         try:
             ack = handles.intake.offer(readings)
-        except QueueFull:
+        except (QueueFull, Closed) as refused:
+            why = (
+                "The daemon is shutting down"
+                if isinstance(refused, Closed)
+                else "The ingest queue is full"
+            )
             raise _ApiError(
                 503,
-                "The ingest queue is full; nothing was stored. Retry after the delay.",
-                headers={"Retry-After": str(_FULL_RETRY_AFTER_S)},
-            ) from None
-        except Closed:
-            raise _ApiError(
-                503,
-                "The daemon is shutting down; nothing was stored. Retry after the delay.",
+                f"{why}; nothing was stored. Retry after the delay.",
                 headers={"Retry-After": str(_FULL_RETRY_AFTER_S)},
             ) from None
         with trio.move_on_after(handles.ack_timeout_s):

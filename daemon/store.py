@@ -237,31 +237,33 @@ class Store:
     async def ping(self) -> None:
         await self._call(self._pool.fetchval, "SELECT 1")
 
+    async def _one(self, record: Callable[..., _T], sql: str, key: str) -> _T | None:
+        """The row for ``key`` as a ``record``, or None when there is none."""
+        row = await self._call(self._pool.fetchrow, sql, key)
+        return None if row is None else record(**row)
+
     async def get_link(self, vehicle_id: str) -> LinkRecord | None:
-        row = await self._call(
-            self._pool.fetchrow,
+        return await self._one(
+            LinkRecord,
             "SELECT vehicle_id, meter_id, linked_at FROM vehicle_meter_links WHERE vehicle_id = $1",
             vehicle_id,
         )
-        return None if row is None else LinkRecord(**row)
 
     async def meter_status(self, meter_id: str) -> MeterStatus | None:
-        row = await self._call(
-            self._pool.fetchrow,
+        return await self._one(
+            MeterStatus,
             "SELECT meter_id, kwh_consumed_ac, voltage, ts, updated_at"
             " FROM meter_latest WHERE meter_id = $1",
             meter_id,
         )
-        return None if row is None else MeterStatus(**row)
 
     async def vehicle_status(self, vehicle_id: str) -> VehicleStatus | None:
-        row = await self._call(
-            self._pool.fetchrow,
+        return await self._one(
+            VehicleStatus,
             "SELECT vehicle_id, soc, kwh_delivered_dc, battery_temp, ts, updated_at"
             " FROM vehicle_latest WHERE vehicle_id = $1",
             vehicle_id,
         )
-        return None if row is None else VehicleStatus(**row)
 
     async def performance(
         self, vehicle_id: str, start: datetime, end: datetime

@@ -28,7 +28,7 @@ from typing import IO, Any
 import trio
 
 from loadgen import report
-from loadgen.fleet import build_sites
+from loadgen.fleet import build_sites, site_spec
 from loadgen.ledger import Ledger
 from loadgen.plan import Faults, Pacing, first_minute, minutes_for, plan, readings_for
 from loadgen.runner import Drive, link_sites
@@ -202,15 +202,12 @@ def _merged(parts: Sequence[Stats]) -> Stats:
     return total
 
 
-async def _link(args: argparse.Namespace, t0: datetime) -> None:
+async def _link(args: argparse.Namespace) -> None:
     if args.no_link:
         return
     print(f"linking {args.sites:,} vehicles to their meters", file=sys.stderr, flush=True)
-    await link_sites(
-        args.url,
-        Ledger(build_sites(args.seed, t0, range(args.sites), args.id_prefix), t0),
-        concurrency=args.concurrency,
-    )
+    specs = [site_spec(args.seed, index, args.id_prefix) for index in range(args.sites)]
+    await link_sites(args.url, specs, concurrency=args.concurrency)
 
 
 async def _run_share(
@@ -306,16 +303,24 @@ async def _run_workers(
     return stats, elapsed, verification
 
 
-async def _main(args: argparse.Namespace, argv: Sequence[str]) -> int:
+def _ack_path(args: argparse.Namespace) -> Path | None:
+    """Where this process logs acknowledgements: with workers, each its own file."""
+    if args.ack_log is None or (args.worker is None and args.processes > 1):
+        return None
+    if args.worker is None:
+        single: Path = args.ack_log
+        return single
+    return Path(f"{args.ack_log}.{args.worker.split('/')[0]}")
+
+
+async def _main(args: argparse.Namespace, argv: Sequence[str], ack_log: IO[str] | None) -> int:
     if args.worker is not None:
         index, processes = (int(part) for part in args.worker.split("/"))
         t0 = datetime.fromisoformat(args.t0)
         _, minutes = _window(args, t0)
-        ack_path = None if args.ack_log is None else Path(f"{args.ack_log}.{index}")
-        with ack_path.open("w") if ack_path else nullcontext() as ack_log:
-            stats, elapsed, verification = await _run_share(
-                args, t0=t0, minutes=minutes, share=(index, processes), ack_log=ack_log
-            )
+        stats, elapsed, verification = await _run_share(
+            args, t0=t0, minutes=minutes, share=(index, processes), ack_log=ack_log
+        )
         print(
             json.dumps(
                 {
@@ -329,7 +334,7 @@ async def _main(args: argparse.Namespace, argv: Sequence[str]) -> int:
         return 0
     now = datetime.now(UTC)
     t0, minutes = _window(args, now)
-    await _link(args, t0)
+    await _link(args)
     if args.mode == "realtime":
         t0, minutes = _window(args, datetime.now(UTC))
     print(
@@ -342,10 +347,9 @@ async def _main(args: argparse.Namespace, argv: Sequence[str]) -> int:
     if args.processes > 1:
         stats, elapsed, verification = await _run_workers(args, argv, t0)
     else:
-        with args.ack_log.open("w") if args.ack_log else nullcontext() as ack_log:
-            stats, elapsed, verification = await _run_share(
-                args, t0=t0, minutes=minutes, share=(0, 1), ack_log=ack_log
-            )
+        stats, elapsed, verification = await _run_share(
+            args, t0=t0, minutes=minutes, share=(0, 1), ack_log=ack_log
+        )
     result = report.summary(stats, elapsed, verification)
     result["run"] = {
         key: str(value) if isinstance(value, Path) else value
@@ -367,4 +371,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     logging.basicConfig(
         level=logging.WARNING, stream=sys.stderr, format="%(levelname)s %(message)s"
     )
-    sys.exit(trio.run(_main, args, arguments))
+    path = _ack_path(args)
+    with path.open("w") if path else nullcontext() as ack_log:
+        status = trio.run(_main, args, arguments, ack_log)
+    sys.exit(status)

@@ -17,6 +17,7 @@ import trio
 
 from loadgen import wire
 from loadgen.delivery import Outcome, deliver
+from loadgen.fleet import SiteSpec
 from loadgen.ledger import Kind, Ledger
 from loadgen.plan import Request
 from loadgen.pool import fan_out, feed_all
@@ -27,11 +28,10 @@ log = logging.getLogger(__name__)
 _SHOWN_UNEXPECTED = 5
 
 
-async def link_sites(url: str, ledger: Ledger, *, concurrency: int) -> None:
+async def link_sites(url: str, specs: list[SiteSpec], *, concurrency: int) -> None:
     """Link every site's vehicle to its meter (PUT /v1/links), retrying 503s."""
 
-    async def link(http: httpx.AsyncClient, position: int) -> None:
-        spec = ledger.sites[position].spec
+    async def link(http: httpx.AsyncClient, spec: SiteSpec) -> None:
         while True:
             response = await http.put(
                 "/v1/links", json={"vehicleId": spec.vehicle_id, "meterId": spec.meter_id}
@@ -41,7 +41,7 @@ async def link_sites(url: str, ledger: Ledger, *, concurrency: int) -> None:
                 return
             await trio.sleep(float(response.headers.get("Retry-After", "1")))
 
-    await fan_out(url, concurrency, feed_all(list(range(len(ledger.sites)))), link)
+    await fan_out(url, concurrency, feed_all(specs), link)
 
 
 class Drive:

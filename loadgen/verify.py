@@ -7,7 +7,7 @@ PostgreSQL may add in another order."""
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -55,7 +55,7 @@ class Verification:
             "checked": self.checked,
             "unverifiable": self.unverifiable,
             "mismatch_count": self.mismatch_count,
-            "mismatches": [vars_of(m) for m in self.mismatches],
+            "mismatches": [asdict(m) for m in self.mismatches],
         }
 
     @staticmethod
@@ -66,15 +66,6 @@ class Verification:
             mismatch_count=data["mismatch_count"],
             mismatches=[Mismatch(**m) for m in data["mismatches"]],
         )
-
-
-def vars_of(mismatch: Mismatch) -> dict[str, object]:
-    return {
-        "device": mismatch.device,
-        "what": mismatch.what,
-        "expected": mismatch.expected,
-        "got": mismatch.got,
-    }
 
 
 def close(a: float | None, b: float | None) -> bool:
