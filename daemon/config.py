@@ -11,6 +11,7 @@ import ast
 import dataclasses
 import inspect
 import itertools
+import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,10 +35,14 @@ class Config:
     """PgBouncer (transaction mode) URL, preferred over ``database_url`` when set."""
     use_database_pooler: bool | None = None
     """Force (true) or forbid (false) the pooler URL; unset: use it when it is set."""
+    workers: int = 0
+    """Worker processes serving the port, each with its own shard writers and pool; 0 means
+    one per core."""
     shards: int = 4
     """Number of shard writers; a device always lands on the same one."""
-    flush_interval_ms: int = 50
-    """Tick of every shard writer: the longest a reading waits before its commit starts."""
+    linger_ms: int = 0
+    """How long a shard writer waits after its first reading for more before it commits; 0
+    commits as soon as the writer is free (readings that arrive meanwhile ride on the next)."""
     max_batch: int = 5000
     """Readings a shard holds before it flushes without waiting for the tick."""
     queue_readings: int = 50_000
@@ -53,6 +58,20 @@ class Config:
     the ack timeout plus a second, and idle keep-alive connections are closed after that."""
     log_level: str = "info"
     """Least severe level written to stderr: debug, info, warning or error."""
+    write_path: str = "grouped"
+    """How readings reach PostgreSQL: grouped (shard writers, group commit); per-reading (one
+    INSERT and one guarded UPSERT per reading, as the original service did) and discard (parse,
+    answer 201, store nothing) exist only as the benchmark's points of comparison."""
+
+    @property
+    def drain_s(self) -> float:
+        """How long the front waits for requests in flight on shutdown: an ingest waits at most
+        the ack timeout, and every other call is one short query."""
+        return min(self.shutdown_grace_s, self.ack_timeout_s + 1.0)
+
+    @property
+    def worker_count(self) -> int:
+        return self.workers or os.cpu_count() or 1
 
     @property
     def uses_pooler(self) -> bool:
@@ -107,11 +126,14 @@ def _url(text: str) -> str:
     return text
 
 
-def _level(text: str) -> str:
-    lowered = text.strip().lower()
-    if lowered not in {"debug", "info", "warning", "error"}:
-        raise ValueError("expected debug, info, warning or error")
-    return lowered
+def _one_of(*choices: str) -> Callable[[str], str]:
+    def parse(text: str) -> str:
+        lowered = text.strip().lower()
+        if lowered not in choices:
+            raise ValueError(f"expected {', '.join(choices[:-1])} or {choices[-1]}")
+        return lowered
+
+    return parse
 
 
 def _ranged(kind: Callable[[str], float], low: float, high: float) -> Callable[[str], Any]:
@@ -148,15 +170,17 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("database_url", "DATABASE_URL", _url, secret=True),
     Setting("database_pool_url", "DATABASE_POOL_URL", _url, secret=True),
     Setting("use_database_pooler", "USE_DATABASE_POOLER", _bool),
+    Setting("workers", "INGEST_WORKERS", _ranged(int, 0, 64)),
     Setting("shards", "INGEST_SHARDS", _ranged(int, 1, 256)),
-    Setting("flush_interval_ms", "INGEST_FLUSH_INTERVAL_MS", _ranged(int, 1, 60_000)),
+    Setting("linger_ms", "INGEST_LINGER_MS", _ranged(int, 0, 60_000)),
     Setting("max_batch", "INGEST_MAX_BATCH", _ranged(int, 1, 100_000)),
     Setting("queue_readings", "INGEST_QUEUE_READINGS", _ranged(int, 10_000, 10_000_000)),
     Setting("ack_timeout_s", "INGEST_ACK_TIMEOUT_S", _ranged(float, 0.1, 600)),
     Setting("clock_skew_s", "INGEST_CLOCK_SKEW_S", _ranged(float, 0, 86_400)),
     Setting("retention_days", "INGEST_RETENTION_DAYS", _ranged(int, 1, 3650)),
     Setting("shutdown_grace_s", "INGEST_SHUTDOWN_GRACE_S", _ranged(float, 0.1, 3600)),
-    Setting("log_level", "INGEST_LOG_LEVEL", _level),
+    Setting("log_level", "INGEST_LOG_LEVEL", _one_of("debug", "info", "warning", "error")),
+    Setting("write_path", "INGEST_WRITE_PATH", _one_of("grouped", "per-reading", "discard")),
 )
 
 
@@ -221,3 +245,16 @@ def load(environ: Mapping[str, str], argv: Sequence[str] | None = None) -> Confi
             " or drop USE_DATABASE_POOLER to use DATABASE_POOL_URL"
         )
     return config
+
+
+def to_wire(config: Config) -> dict[str, Any]:
+    """Plain JSON values that ``from_wire`` turns back into the same config: how the parent
+    hands a worker process its settings (over a pipe, so no secret shows in its arguments)."""
+    return {
+        name: str(value) if isinstance(value, Path) else value
+        for name, value in dataclasses.asdict(config).items()
+    }
+
+
+def from_wire(values: Mapping[str, Any]) -> Config:
+    return Config(**{**values, "data_dir": Path(values["data_dir"])})

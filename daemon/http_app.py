@@ -22,7 +22,7 @@ from quart_trio import QuartTrio
 from werkzeug.exceptions import HTTPException
 
 from daemon.errors import StoreError, StoreUnavailable
-from daemon.intake import Closed, Intake, QueueFull
+from daemon.intake import Closed, Ingest, QueueFull
 from daemon.readings import (
     InvalidInput,
     Problem,
@@ -62,7 +62,7 @@ class ReadModel(Protocol):
 
 @dataclass(frozen=True)
 class AppHandles:
-    intake: Intake
+    intake: Ingest
     store: ReadModel
     not_ready_reason: Callable[[], Awaitable[str | None]]
     clock: Callable[[], datetime]

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from functools import partial
+from typing import Protocol
 
 import trio
 
@@ -27,6 +28,17 @@ class QueueFull(Exception):
 
 class Closed(Exception):
     """The daemon is shutting down and takes no more readings."""
+
+
+class Committing(Protocol):
+    async def wait(self) -> None:
+        """Return once the readings offered are committed."""
+
+
+class Ingest(Protocol):
+    """What the front hands readings to: the intake below, or a benchmark's reference path."""
+
+    def offer(self, readings: Sequence[Reading]) -> Committing: ...
 
 
 class Ack:

@@ -17,13 +17,14 @@ from functools import partial
 
 import trio
 
-from daemon import maintenance, serve, signals, writer
+from daemon import maintenance, parent_link, serve, signals, writer
 from daemon.config import Config
 from daemon.embedded import open_embedded
 from daemon.health import not_ready_reason
 from daemon.http_app import AppHandles, create_app
-from daemon.intake import Intake
-from daemon.store import open_store
+from daemon.intake import Ingest, Intake
+from daemon.reference_paths import Discard, PerReading
+from daemon.store import Store, open_store
 
 log = logging.getLogger(__name__)
 
@@ -39,20 +40,28 @@ class Running:
     stop: trio.Event
 
 
-def _drain_s(config: Config) -> float:
-    """How long the front waits for requests in flight: an ingest waits at most the ack
-    timeout, and every other call is one short query."""
-    return min(config.shutdown_grace_s, config.ack_timeout_s + 1.0)
-
-
 def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+def _ingest(config: Config, intake: Intake, store: Store) -> Ingest:
+    if config.write_path == "discard":
+        return Discard()
+    if config.write_path == "per-reading":
+        return PerReading(store)
+    return intake
+
+
 async def run(
-    config: Config, *, task_status: trio.TaskStatus[Running] = trio.TASK_STATUS_IGNORED
+    config: Config,
+    *,
+    parent: trio.abc.ReceiveStream | None = None,
+    task_status: trio.TaskStatus[Running] = trio.TASK_STATUS_IGNORED,
 ) -> None:
-    log.info("starting", extra={"config": config.describe()})
+    """Serve until the stop event. ``parent`` is given when this is one of several worker
+    processes: its pipe from the parent process, and the port is shared with the others."""
+    if parent is None:
+        log.info("starting", extra={"config": config.describe()})
     stop = trio.Event()
     async with AsyncExitStack() as resources:
         dsn = config.dsn
@@ -65,6 +74,8 @@ async def run(
         )
         async with trio.open_nursery() as background:
             await background.start(signals.run, stop)
+            if parent is not None:
+                await background.start(parent_link.run, parent, stop)
             await background.start(maintenance.run, store)
             to_writers, writer_inboxes = Intake.open_inboxes(config.shards, config.queue_readings)
             intake = Intake(to_writers, config.queue_readings)
@@ -77,13 +88,13 @@ async def run(
                             inbox,
                             store,
                             state,
-                            flush_interval_s=config.flush_interval_ms / 1000,
+                            linger_s=config.linger_ms / 1000,
                             max_batch=config.max_batch,
                         )
                     )
                 app = create_app(
                     AppHandles(
-                        intake=intake,
+                        intake=_ingest(config, intake, store),
                         store=store,
                         not_ready_reason=partial(not_ready_reason, store, intake, states),
                         clock=_utc_now,
@@ -100,8 +111,9 @@ async def run(
                                 app,
                                 host=config.host,
                                 port=config.port,
-                                grace_s=_drain_s(config),
+                                grace_s=config.drain_s,
                                 stop=stop,
+                                reuse_port=parent is not None,
                             )
                         )
                         log.info("ready", extra={"listening": binds})

@@ -5,8 +5,12 @@ Receives: ``Submission``s on its inbox, a bounded memory channel fed by the inta
 Emits: one transaction per flush (history and latest state together), then tells every
 submission in it that it is committed (group commit); the waiting requests answer 201.
 
-Flushes when the first reading held is ``flush_interval_s`` old, or at ``max_batch`` rows.
-While a flush runs, new submissions wait in the inbox (the intake bounds how many).
+Group commit that never idles: a writer with nothing in flight commits what it holds at once;
+what arrives while a commit runs waits in the inbox and rides on the next one, so batches grow
+with the load by themselves and latency does not cap throughput (Little's law). A positive
+``linger_s`` makes the writer wait that long after its first reading for more before it
+commits (the older timed tick, kept so the benchmark can compare both). A batch never exceeds
+``max_batch`` rows; the intake bounds what waits.
 
 Errors: ``StoreUnavailable`` is retried with capped backoff while the readings wait; anything
 else propagates and takes the daemon down, visibly. Shutdown: when the inbox is closed, the
@@ -69,7 +73,7 @@ async def run(
     sink: Sink,
     state: WriterState,
     *,
-    flush_interval_s: float,
+    linger_s: float,
     max_batch: int,
     task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
 ) -> None:
@@ -80,9 +84,7 @@ async def run(
             batch = ShardBatch()
             held: list[Submission] = []
             try:
-                closed = await _gather(
-                    inbox, batch, held, flush_interval_s=flush_interval_s, max_batch=max_batch
-                )
+                closed = await _gather(inbox, batch, held, linger_s=linger_s, max_batch=max_batch)
                 if held:
                     await _commit(sink, batch, state)
             except trio.Cancelled:
@@ -102,21 +104,29 @@ async def _gather(
     batch: ShardBatch,
     held: list[Submission],
     *,
-    flush_interval_s: float,
+    linger_s: float,
     max_batch: int,
 ) -> bool:
-    """Wait (untimed) for a first submission, then take more until the tick or a full batch.
-    Returns True once the inbox is closed and empty."""
+    """Wait (untimed) for a first submission, linger if asked to, then take whatever else is
+    already waiting, up to a full batch. Returns True once the inbox is closed and empty."""
     try:
         _take(batch, held, await inbox.receive())
     except trio.EndOfChannel:
         return True
-    with trio.move_on_after(flush_interval_s):
-        while len(batch) < max_batch:
-            try:
-                _take(batch, held, await inbox.receive())
-            except trio.EndOfChannel:
-                return True
+    if linger_s > 0:
+        with trio.move_on_after(linger_s):
+            while len(batch) < max_batch:
+                try:
+                    _take(batch, held, await inbox.receive())
+                except trio.EndOfChannel:
+                    return True
+    while len(batch) < max_batch:
+        try:
+            _take(batch, held, inbox.receive_nowait())
+        except trio.WouldBlock:
+            return False
+        except trio.EndOfChannel:
+            return True
     return False
 
 

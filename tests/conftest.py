@@ -115,13 +115,12 @@ def database(postgres: Postgres) -> str:
 
 @pytest.fixture
 def config(postgres: Postgres, database: str) -> Config:
-    """A daemon on an ephemeral port with a short tick, so tests wait milliseconds, not ticks."""
+    """A daemon on an ephemeral port, committing as soon as its writers are free."""
     return Config(
         host="127.0.0.1",
         port=0,
         database_url=postgres.url(database),
         shards=3,
-        flush_interval_ms=5,
         log_level="warning",
     )
 

@@ -18,11 +18,11 @@ from tests.support import assert_error, at, eventually, meter
 
 @pytest.fixture
 async def slow_client(config: Config) -> AsyncIterator[httpx.AsyncClient]:
-    """A daemon whose writers commit only every 3 s, and whose requests wait at most 0.3 s."""
+    """A daemon whose writers linger 3 s before each commit; its requests wait 0.3 s at most."""
     slow = replace(
         config,
         shards=1,
-        flush_interval_ms=3000,
+        linger_ms=3000,
         max_batch=100_000,
         queue_readings=10_000,
         ack_timeout_s=0.3,
@@ -52,7 +52,7 @@ async def test_full_queue_is_503_and_stores_nothing_of_that_request(
     slow_client: httpx.AsyncClient, postgres: Postgres, database: str
 ) -> None:
     filler = [meter(f"m-{i}", ts=at(minutes_ago=1)) for i in range(10_000)]
-    # Times out (0.3 s) but holds the whole queue until the 3 s tick.
+    # Times out (0.3 s) but holds the whole queue for the 3 s linger.
     assert (await slow_client.post("/v1/ingest/batch", json=filler)).status_code == 503
     turned_away = await slow_client.post("/v1/ingest", json=meter("m-extra"))
     body = assert_error(turned_away, 503)

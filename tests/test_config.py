@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import sys
 from pathlib import Path
 
 import pytest
 
-from daemon.config import SETTINGS, Config, Setting, load
+from daemon.config import SETTINGS, Config, Setting, from_wire, load, to_wire
 from daemon.errors import ConfigError
 
 DIRECT = "postgresql://alice:secret@db.example:5432/energy"
@@ -95,16 +96,26 @@ CASES = [
         False,
         id="use-database-pooler",
     ),
+    pytest.param("INGEST_WORKERS", "--workers", "3", "workers", 3, id="workers"),
+    pytest.param("INGEST_WORKERS", "--workers", "1", "workers", 1, id="workers-1"),
+    pytest.param(
+        "INGEST_WRITE_PATH",
+        "--write-path",
+        "per-reading",
+        "write_path",
+        "per-reading",
+        id="write-path",
+    ),
     pytest.param("INGEST_SHARDS", "--shards", "8", "shards", 8, id="shards"),
     pytest.param("INGEST_SHARDS", "--shards", "1", "shards", 1, id="shards-1"),
     pytest.param("INGEST_SHARDS", "--shards", "256", "shards", 256, id="shards-256"),
     pytest.param(
-        "INGEST_FLUSH_INTERVAL_MS",
-        "--flush-interval-ms",
+        "INGEST_LINGER_MS",
+        "--linger-ms",
         "20",
-        "flush_interval_ms",
+        "linger_ms",
         20,
-        id="flush-interval-ms",
+        id="linger-ms",
     ),
     pytest.param("INGEST_MAX_BATCH", "--max-batch", "100", "max_batch", 100, id="max-batch"),
     pytest.param(
@@ -347,7 +358,10 @@ INVALID = [
     pytest.param("DATABASE_POOL_URL", "--database-pool-url", "http://x", id="pool-url-http"),
     pytest.param("USE_DATABASE_POOLER", "--use-database-pooler", "maybe", id="pooler-maybe"),
     pytest.param("INGEST_LOG_LEVEL", "--log-level", "loud", id="log-level-loud"),
-    pytest.param("INGEST_FLUSH_INTERVAL_MS", "--flush-interval-ms", "0", id="flush-0"),
+    pytest.param("INGEST_WORKERS", "--workers", "-1", id="workers-negative"),
+    pytest.param("INGEST_WORKERS", "--workers", "65", id="workers-too-many"),
+    pytest.param("INGEST_WRITE_PATH", "--write-path", "fast", id="write-path-unknown"),
+    pytest.param("INGEST_LINGER_MS", "--linger-ms", "-1", id="linger-negative"),
     pytest.param("INGEST_MAX_BATCH", "--max-batch", "100001", id="max-batch-too-big"),
     pytest.param("INGEST_QUEUE_READINGS", "--queue-readings", "9999", id="queue-too-small"),
     pytest.param("INGEST_ACK_TIMEOUT_S", "--ack-timeout-s", "0", id="ack-timeout-0"),
@@ -467,7 +481,7 @@ def test_every_config_field_has_a_setting() -> None:
     fields = {field.name for field in dataclasses.fields(Config)}
 
     assert {setting.name for setting in SETTINGS} == fields
-    assert len(fields) == 15
+    assert len(fields) == 17
 
 
 def test_secret_settings_are_the_database_urls() -> None:
@@ -498,3 +512,22 @@ def test_a_password_in_the_query_string_is_masked() -> None:
     shown = str(config.describe())
     assert "hunter2" not in shown
     assert "sslmode=require" in shown
+
+
+def test_zero_workers_means_one_per_core(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("os.cpu_count", lambda: 6)
+
+    assert load({}).worker_count == 6
+    assert load({"INGEST_WORKERS": "2"}).worker_count == 2
+
+
+def test_the_wire_form_a_worker_receives_gives_back_the_same_config() -> None:
+    config = load(
+        {"DATABASE_URL": "postgresql://u:p@db/x", "INGEST_DATA_DIR": "/srv/d"},
+        ["--workers", "3", "--ack-timeout-s", "2.5", "--use-database-pooler", "false"],
+    )
+
+    wire = to_wire(config)
+
+    assert json.loads(json.dumps(wire)) == wire
+    assert from_wire(wire) == config

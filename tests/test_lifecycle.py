@@ -65,7 +65,7 @@ async def test_readings_acknowledged_before_sigterm_are_all_stored(
     process, url = await _start(
         {
             "DATABASE_URL": postgres.url(database),
-            "INGEST_FLUSH_INTERVAL_MS": "200",
+            "INGEST_LINGER_MS": "200",
             "INGEST_ACK_TIMEOUT_S": "2",
         }
     )
