@@ -38,7 +38,7 @@ class Config:
     workers: int = 0
     """Worker processes serving the port, each with its own shard writers and pool; 0 means
     one per core."""
-    shards: int = 4
+    shards: int = 1
     """Number of shard writers; a device always lands on the same one."""
     linger_ms: int = 0
     """How long a shard writer waits after its first reading for more before it commits; 0

@@ -1,4 +1,5 @@
-"""The REST front (API.md): parses strictly, hands readings to the intake, awaits the commit.
+"""The REST front (API.md): links, reads and operations on Quart, with the two ingest routes
+served in front of it as plain ASGI (``daemon.http_ingest``).
 
 The only module that touches Quart. It gets its collaborators as ``AppHandles`` and builds
 nothing itself. Errors all leave in the contract's one shape; a client mistake is a 4xx and
@@ -7,42 +8,34 @@ stores nothing; a 500 means a bug here, never bad input.
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from http import HTTPStatus
 from importlib import resources
-from typing import Any, Final, Protocol
+from typing import Final, Protocol
 
-import trio
 from quart import Response, request
 from quart_trio import QuartTrio
 from werkzeug.exceptions import HTTPException
 
+from daemon.api_errors import ApiError, encode, error_body, too_large
 from daemon.errors import StoreError, StoreUnavailable
-from daemon.intake import Closed, Ingest, QueueFull
+from daemon.http_ingest import SINGLE_BODY_LIMIT, IngestRoutes
+from daemon.intake import Ingest
 from daemon.readings import (
     InvalidInput,
-    Problem,
-    Reading,
     Window,
     device_id,
-    parse_batch,
     parse_hours,
     parse_json,
     parse_link,
-    parse_ndjson,
-    parse_reading,
 )
 from daemon.views import LinkRecord, MeterStatus, Performance, VehicleStatus
 
 log = logging.getLogger(__name__)
 
-SINGLE_BODY_LIMIT: Final = 64 * 1024
-BATCH_BODY_LIMIT: Final = 10 * 1024 * 1024
-_FULL_RETRY_AFTER_S: Final = 1
 _TIMEOUT_RETRY_AFTER_S: Final = 5
 _NO_LINK: Final = "No meter link found for this vehicle. Create a link via PUT /v1/links"
 
@@ -73,40 +66,8 @@ class AppHandles:
     ack_timeout_s: float
 
 
-class _ApiError(Exception):
-    def __init__(
-        self,
-        status: int,
-        message: str,
-        problems: tuple[Problem, ...] = (),
-        headers: dict[str, str] | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.problems = problems
-        self.headers = headers or {}
-
-
 def _json(body: object, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    return Response(
-        json.dumps(body, allow_nan=False), status, headers, content_type="application/json"
-    )
-
-
-def _error_body(status: int, message: str, problems: tuple[Problem, ...] = ()) -> dict[str, Any]:
-    body: dict[str, Any] = {
-        "statusCode": status,
-        "error": HTTPStatus(status).phrase,
-        "message": message,
-    }
-    if problems:
-        body["details"] = [
-            {"field": p.field, "message": p.message}
-            | ({} if p.index is None else {"index": p.index})
-            for p in problems
-        ]
-    return body
+    return Response(encode(body), status, headers, content_type="application/json")
 
 
 async def _body(limit: int) -> bytes:
@@ -116,53 +77,28 @@ async def _body(limit: int) -> bytes:
         data: bytes = await request.body
         if len(data) <= limit:
             return data
-    raise _ApiError(413, f"The body is larger than this endpoint's limit of {limit // 1024} KiB.")
+    raise too_large(limit)
 
 
 def create_app(handles: AppHandles) -> QuartTrio:
     app = QuartTrio(__name__)
-    app.config["MAX_CONTENT_LENGTH"] = BATCH_BODY_LIMIT
+    app.config["MAX_CONTENT_LENGTH"] = SINGLE_BODY_LIMIT
     openapi = resources.files("daemon").joinpath("openapi.json").read_bytes()
 
     def window() -> Window:
         return Window(handles.clock(), handles.max_ahead, handles.max_age)
 
-    async def commit(readings: list[Reading]) -> None:
-        """Hand readings over and wait for the transaction that holds them."""
-        try:
-            ack = handles.intake.offer(readings)
-        except (QueueFull, Closed) as refused:
-            why = (
-                "The daemon is shutting down"
-                if isinstance(refused, Closed)
-                else "The ingest queue is full"
-            )
-            raise _ApiError(
-                503,
-                f"{why}; nothing was stored. Retry after the delay.",
-                headers={"Retry-After": str(_FULL_RETRY_AFTER_S)},
-            ) from None
-        with trio.move_on_after(handles.ack_timeout_s):
-            await ack.wait()
-            return
-        raise _ApiError(
-            503,
-            f"The readings were not committed within {handles.ack_timeout_s:g} s; they may be"
-            " stored once the database is back. Retrying is safe: duplicates replace.",
-            headers={"Retry-After": str(_TIMEOUT_RETRY_AFTER_S)},
-        )
-
     # --- errors ----------------------------------------------------------------------------
 
-    @app.errorhandler(_ApiError)
-    async def api_error(error: _ApiError) -> Response:
+    @app.errorhandler(ApiError)
+    async def api_error(error: ApiError) -> Response:
         return _json(
-            _error_body(error.status, error.message, error.problems), error.status, error.headers
+            error_body(error.status, error.message, error.problems), error.status, error.headers
         )
 
     @app.errorhandler(InvalidInput)
     async def invalid_input(error: InvalidInput) -> Response:
-        return _json(_error_body(400, error.message, error.problems), 400)
+        return _json(error_body(400, error.message, error.problems), 400)
 
     @app.errorhandler(HTTPException)
     async def http_error(error: HTTPException) -> Response:
@@ -172,43 +108,18 @@ def create_app(handles: AppHandles) -> QuartTrio:
             405: f"{request.path} does not take {request.method}; see /openapi.json.",
         }.get(status, error.description or HTTPStatus(status).description)
         allow = {k: v for k, v in error.get_headers() if k.lower() == "allow"}
-        return _json(_error_body(status, message), status, allow)
+        return _json(error_body(status, message), status, allow)
 
     @app.errorhandler(StoreUnavailable)
     async def store_unavailable(error: StoreUnavailable) -> Response:
         log.warning("read failed: database unavailable", extra={"error": str(error)})
-        body = _error_body(503, "The database is unavailable right now. Retry after the delay.")
+        body = error_body(503, "The database is unavailable right now. Retry after the delay.")
         return _json(body, 503, {"Retry-After": str(_TIMEOUT_RETRY_AFTER_S)})
 
     @app.errorhandler(StoreError)
     async def store_error(error: StoreError) -> Response:
         log.error("database refused a statement", extra={"error": str(error)}, exc_info=error)
-        return _json(_error_body(500, "The database refused the request; this is a bug."), 500)
-
-    # --- ingest ----------------------------------------------------------------------------
-
-    @app.post("/v1/ingest")
-    async def ingest() -> Response:
-        reading = parse_reading(parse_json(await _body(SINGLE_BODY_LIMIT)), window())
-        await commit([reading])
-        return _json({"status": "ok", "type": reading.kind}, 201)
-
-    @app.post("/v1/ingest/batch")
-    async def ingest_batch() -> Response:
-        body = await _body(BATCH_BODY_LIMIT)
-        ndjson = request.mimetype == "application/x-ndjson"
-        readings = parse_batch(parse_ndjson(body) if ndjson else parse_json(body), window())
-        await commit(readings)
-        meters = sum(1 for r in readings if r.kind == "meter")
-        return _json(
-            {
-                "status": "ok",
-                "count": len(readings),
-                "meters": meters,
-                "vehicles": len(readings) - meters,
-            },
-            201,
-        )
+        return _json(error_body(500, "The database refused the request; this is a bug."), 500)
 
     # --- links -----------------------------------------------------------------------------
 
@@ -222,13 +133,13 @@ def create_app(handles: AppHandles) -> QuartTrio:
     async def get_link(vehicle_id: str) -> Response:
         record = await handles.store.get_link(device_id(vehicle_id, "vehicleId"))
         if record is None:
-            raise _ApiError(404, "No meter link found for this vehicle.")
+            raise ApiError(404, "No meter link found for this vehicle.")
         return _json(record.wire())
 
     @app.delete("/v1/links/<vehicle_id>")
     async def delete_link(vehicle_id: str) -> Response:
         if not await handles.store.delete_link(device_id(vehicle_id, "vehicleId")):
-            raise _ApiError(404, "No meter link found for this vehicle.")
+            raise ApiError(404, "No meter link found for this vehicle.")
         return Response(b"", 204)
 
     # --- reads -----------------------------------------------------------------------------
@@ -237,14 +148,14 @@ def create_app(handles: AppHandles) -> QuartTrio:
     async def vehicle_status(vehicle_id: str) -> Response:
         status = await handles.store.vehicle_status(device_id(vehicle_id, "vehicleId"))
         if status is None:
-            raise _ApiError(404, "Vehicle not found")
+            raise ApiError(404, "Vehicle not found")
         return _json(status.wire())
 
     @app.get("/v1/status/meter/<meter_id>")
     async def meter_status(meter_id: str) -> Response:
         status = await handles.store.meter_status(device_id(meter_id, "meterId"))
         if status is None:
-            raise _ApiError(404, "Meter not found")
+            raise ApiError(404, "Meter not found")
         return _json(status.wire())
 
     @app.get("/v1/analytics/performance/<vehicle_id>")
@@ -254,7 +165,7 @@ def create_app(handles: AppHandles) -> QuartTrio:
         end = handles.clock()
         result = await handles.store.performance(vehicle_id, end - timedelta(hours=hours), end)
         if result is None:
-            raise _ApiError(404, _NO_LINK)
+            raise ApiError(404, _NO_LINK)
         return _json(result.wire())
 
     # --- operations ------------------------------------------------------------------------
@@ -274,4 +185,10 @@ def create_app(handles: AppHandles) -> QuartTrio:
     async def openapi_document() -> Response:
         return Response(openapi, 200, content_type="application/json")
 
+    app.asgi_app = IngestRoutes(  # type: ignore[method-assign]
+        app.asgi_app,
+        intake=handles.intake,
+        window=window,
+        ack_timeout_s=handles.ack_timeout_s,
+    )
     return app

