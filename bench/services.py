@@ -68,8 +68,9 @@ class Daemon:
         """The processes that serve requests: the workers, or the daemon itself if alone."""
         if self.workers == 1:
             return [self.process.pid]
-        path = Path(f"/proc/{self.process.pid}/task/{self.process.pid}/children")
-        return [int(pid) for pid in path.read_text().split()]
+        # Children are listed under the thread that started them, whichever it was.
+        tasks = Path(f"/proc/{self.process.pid}/task").iterdir()
+        return [int(pid) for task in tasks for pid in (task / "children").read_text().split()]
 
     def peak_memory_mb(self) -> list[float]:
         return [round(_peak_rss_mb(pid), 1) for pid in self.serving_pids()]

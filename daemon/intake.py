@@ -67,6 +67,8 @@ class Intake:
         self._limit = queue_readings
         self._uncommitted = [0] * len(inboxes)
         self._closed = False
+        self.committed = 0
+        """Readings committed since start, duplicates included."""
 
     @staticmethod
     def open_inboxes(
@@ -97,6 +99,7 @@ class Intake:
 
     def _committed(self, shard: int, count: int, ack: Ack) -> None:
         self._uncommitted[shard] -= count
+        self.committed += count
         ack.part_committed()
 
     def close(self) -> None:

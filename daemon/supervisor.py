@@ -126,4 +126,4 @@ async def run(
                     intake.close()  # also when leaving by an error: the writers must end
                     writers.cancel_scope.deadline = trio.current_time() + config.shutdown_grace_s
             background.cancel_scope.cancel()
-    log.info("stopped")
+    log.info("stopped", extra={"readings_committed": intake.committed})

@@ -1,0 +1,95 @@
+"""Several worker processes sharing one port (``--workers 2``), as a real ``ingestd``.
+
+Readings go through both workers; SIGTERM to the parent drains both and loses nothing
+acknowledged; a worker that dies takes the daemon down, visibly; and workers do not outlive a
+parent that was killed.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+
+import pytest
+
+from tests import daemon_process
+from tests.conftest import Postgres
+from tests.support import eventually
+
+
+def _children(pid: int) -> list[int]:
+    """Child processes, whichever of the process's threads started them."""
+    return [
+        int(child)
+        for task in Path(f"/proc/{pid}/task").iterdir()
+        for child in (task / "children").read_text().split()
+    ]
+
+
+async def _none_running(pids: list[int]) -> bool:
+    return not any(_running(pid) for pid in pids)
+
+
+def _running(pid: int) -> bool:
+    """Alive and not a zombie (a reparented child may wait a while to be reaped)."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"
+
+
+_TWO_WORKERS = ("--workers", "2", "--log-level", "info")
+
+
+def _env(postgres: Postgres, database: str) -> dict[str, str]:
+    return {"DATABASE_URL": postgres.url(database), "INGEST_ACK_TIMEOUT_S": "2"}
+
+
+# The daemon cuts its connections at the end of the drain, sometimes while httpx is still
+# writing a request; httpx then drops the body's unfinished async generator, which Python
+# reports as an unraisable exception in the client.
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+async def test_two_workers_share_the_load_and_sigterm_drains_both(
+    postgres: Postgres, database: str
+) -> None:
+    async with daemon_process.running(_env(postgres, database), *_TWO_WORKERS) as (process, url):
+        assert len(_children(process.pid)) == 2
+        # A connection per device: the kernel spreads connections over the workers.
+        acknowledged, logs = await daemon_process.post_until_stopped(
+            process, url, devices=16, enough=400
+        )
+
+    stored = await postgres.vehicle_readings(database)
+    assert acknowledged <= stored, f"lost: {sorted(acknowledged - stored)[:5]}"
+    committed = {
+        entry["worker"]: entry["readings_committed"]
+        for entry in logs
+        if entry["msg"] == "stopped" and "worker" in entry
+    }
+    assert set(committed) == {0, 1}, "both workers stopped cleanly"
+    assert all(isinstance(n, int) and n > 0 for n in committed.values()), committed
+    assert any(entry["msg"] == "stopped" and "worker" not in entry for entry in logs)
+
+
+async def test_a_worker_that_dies_takes_the_daemon_down(postgres: Postgres, database: str) -> None:
+    async with daemon_process.running(_env(postgres, database), *_TWO_WORKERS) as (process, _):
+        workers = _children(process.pid)
+        os.kill(workers[0], signal.SIGKILL)
+        code, logs = await daemon_process.logs_until_exit(process)
+
+    assert code == 1
+    assert any(entry["level"] == "critical" for entry in logs)
+    survivor = [e for e in logs if e["msg"] == "stopped" and "worker" in e]
+    assert len(survivor) == 1, "the other worker was stopped in order"
+    assert not any(_running(pid) for pid in workers)
+
+
+async def test_workers_stop_when_their_parent_is_killed(postgres: Postgres, database: str) -> None:
+    async with daemon_process.running(_env(postgres, database), *_TWO_WORKERS) as (process, _):
+        workers = _children(process.pid)
+        process.kill()
+        await process.wait()
+
+    await eventually(lambda: _none_running(workers))
