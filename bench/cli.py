@@ -28,9 +28,10 @@ from contextlib import ExitStack, contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from bench import ceiling, services, wrk
+from daemon.config import Config
 
 
 @dataclass(frozen=True)
@@ -56,7 +57,10 @@ FULL = Mode(
 )
 
 BATCH = 1_000
-SHARDS = 4  # the daemon's default, so the database ceiling runs as many writers as it does
+# Reads are measured for their latency, not for how many a closed loop can push through: a
+# few dashboards polling, not a flood that would only measure queueing.
+READ_CONNECTIONS = 4
+WARM_UP_S = 3.0
 
 
 @dataclass
@@ -169,28 +173,93 @@ def _http_cases(workers: int) -> list[HttpCase]:
     ]
 
 
+def _sweep_cases(workers: int) -> list[HttpCase]:
+    w = f"{workers} worker{'s' if workers > 1 else ''}"
+    return [
+        case
+        for n, variant in enumerate(_SWEEP)
+        for case in (
+            HttpCase(
+                f"sweep{n}_single_64",
+                f"{variant}, {w}: single, 64 connections",
+                variant,
+                "single.lua",
+                64,
+            ),
+            HttpCase(
+                f"sweep{n}_batch_8",
+                f"{variant}, {w}: batches of {BATCH:,}, 8 connections",
+                variant,
+                "batch.lua",
+                8,
+                BATCH,
+                (str(BATCH),),
+            ),
+        )
+    ]
+
+
+def _rounds(
+    daemons: dict[str, services.Daemon], cases: list[HttpCase], repeat: int, duration_s: float
+) -> list[Row]:
+    """Every case in turn, ``repeat`` times over, so that what is compared is interleaved."""
+    results: dict[str, list[wrk.WrkResult]] = {case.key: [] for case in cases}
+    for rep in range(repeat):
+        for case in cases:
+            _say(f"round {rep + 1}/{repeat}: {case.what}")
+            path = "/v1/ingest/batch" if case.per_request > 1 else "/v1/ingest"
+            results[case.key].append(
+                wrk.run(
+                    daemons[case.daemon].url + path,
+                    case.script,
+                    connections=case.connections,
+                    duration_s=duration_s,
+                    args=case.args,
+                )
+            )
+    return [_median_row(c.key, c.what, results[c.key], c.per_request) for c in cases]
+
+
+def _main_specs(workers: int) -> dict[str, tuple[int, dict[str, str]]]:
+    return {
+        "engine": (workers, {}),
+        "engine-1": (1, {}),
+        "discard": (workers, {"INGEST_WRITE_PATH": "discard"}),
+        "discard-1": (1, {"INGEST_WRITE_PATH": "discard"}),
+        "per-reading": (workers, {"INGEST_WRITE_PATH": "per-reading"}),
+    }
+
+
+# The group-commit alternatives: shards per worker (concurrent commits), and lingering for
+# more readings after the first (the old timed tick) against committing as soon as free.
+_SWEEP: Final = {
+    "shards 1, linger 0": {"INGEST_SHARDS": "1"},
+    "shards 2, linger 0": {"INGEST_SHARDS": "2"},
+    "shards 4, linger 0": {"INGEST_SHARDS": "4"},
+    "shards 1, linger 5 ms": {"INGEST_SHARDS": "1", "INGEST_LINGER_MS": "5"},
+    "shards 4, linger 50 ms": {"INGEST_SHARDS": "4", "INGEST_LINGER_MS": "50"},
+}
+
+
 @contextmanager
 def _daemons(
-    pg: services.Postgres, workers: int, log: Path
+    pg: services.Postgres, specs: dict[str, tuple[int, dict[str, str]]], log: Path
 ) -> Iterator[dict[str, services.Daemon]]:
-    specs = {
-        "engine": (workers, "grouped"),
-        "engine-1": (1, "grouped"),
-        "discard": (workers, "discard"),
-        "discard-1": (1, "discard"),
-        "per-reading": (workers, "per-reading"),
-    }
+    """Every daemon of ``specs`` (name: workers and settings), each on its own database,
+    ready and warmed up; stopped on the way out."""
     with ExitStack() as stack, log.open("ab") as log_file:
         daemons: dict[str, services.Daemon] = {}
-        for name, (count, path) in specs.items():
-            url = pg.create_database(name.replace("-", "_"))
+        for number, (name, (count, settings)) in enumerate(specs.items()):
+            url = pg.create_database(f"bench_{number}")
             daemon = services.start_daemon(
-                name, url, workers=count, write_path=path, log_to=log_file
+                name, url, workers=count, settings=settings, log_to=log_file
             )
             stack.callback(daemon.stop)
             daemons[name] = daemon
         for daemon in daemons.values():
             services.wait_ready(daemon)
+            # Pools, prepared statements and partitions in place before anything is measured.
+            wrk.run(f"{daemon.url}/v1/ingest", "single.lua", connections=16, duration_s=WARM_UP_S)
         yield daemons
 
 
@@ -256,29 +325,30 @@ def _reads(url: str, mode: Mode) -> list[Row]:
     return rows
 
 
+_CEILINGS: Final = (
+    ("db_statement", "the writers' statement (history and latest)", ceiling.writers_statement),
+    ("db_staged", "COPY to staging, then history and latest from there", ceiling.staged_copy),
+    ("db_copy", "COPY of the history rows alone", ceiling.copy),
+)
+
+
 def _ceiling(pg: services.Postgres, mode: Mode, concurrency: int) -> list[Row]:
     dsn = pg.create_database("ceiling")
-    measured: dict[str, list[float]] = {"statement": [], "copy": []}
+    measured: dict[str, list[float]] = {key: [] for key, _, _ in _CEILINGS}
     for rep in range(mode.repeat):
-        for key, measure in (("statement", ceiling.writers_statement), ("copy", ceiling.copy)):
+        for key, _, measure in _CEILINGS:
             rows = ceiling.batches(mode.ceiling_readings, 5_000, tag=f"{key}{rep}")
             measured[key].append(measure(dsn, rows, concurrency).per_second)
     what = f"{mode.ceiling_readings:,} readings in batches of 5,000, {concurrency} connections"
     return [
         Row(
-            "db_statement",
-            f"database ceiling, the writers' statement (history and latest): {what}",
+            key,
+            f"database ceiling, {name}: {what}",
             "asyncpg",
-            statistics.median(measured["statement"]),
-            runs=[round(r, 1) for r in measured["statement"]],
-        ),
-        Row(
-            "db_copy",
-            f"database ceiling, COPY of the history rows alone: {what}",
-            "asyncpg",
-            statistics.median(measured["copy"]),
-            runs=[round(r, 1) for r in measured["copy"]],
-        ),
+            statistics.median(measured[key]),
+            runs=[round(r, 1) for r in measured[key]],
+        )
+        for key, name, _ in _CEILINGS
     ]
 
 
@@ -355,16 +425,20 @@ def _ms(value: float | None) -> str:
     return "" if value is None else f"{value:,.1f}"
 
 
-def render(rows: list[Row], comparisons: list[Comparison], memory: dict[str, list[float]]) -> str:
-    lines = [
+def _rows_table(rows: list[Row]) -> list[str]:
+    return [
         "| what | readings/s | p50 ms | p99 ms | errors | measured by |",
         "| --- | ---: | ---: | ---: | ---: | --- |",
+        *(
+            f"| {r.what} | {r.readings_per_s:,.0f} | {_ms(r.p50_ms)} | {_ms(r.p99_ms)} |"
+            f" {r.errors} | {r.tool} |"
+            for r in rows
+        ),
     ]
-    lines += [
-        f"| {r.what} | {r.readings_per_s:,.0f} | {_ms(r.p50_ms)} | {_ms(r.p99_ms)} |"
-        f" {r.errors} | {r.tool} |"
-        for r in rows
-    ]
+
+
+def render(rows: list[Row], comparisons: list[Comparison], memory: dict[str, list[float]]) -> str:
+    lines = _rows_table(rows)
     lines += ["", "| comparison | measured | target | |", "| --- | ---: | --- | --- |"]
     mark: dict[bool | None, str] = {True: "met", False: "NOT met", None: ""}
     lines += [f"| {c.what} | {c.value} | {c.target} | {mark[c.met]} |" for c in comparisons]
@@ -386,6 +460,14 @@ def _changes(previous: dict[str, Any], rows: list[Row]) -> str:
                 f" {change:+.0%} |"
             )
     return "\n".join(lines)
+
+
+def _earlier_run(path: str) -> dict[str, Any]:
+    try:
+        earlier: dict[str, Any] = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as error:
+        raise argparse.ArgumentTypeError(f"cannot read {path}: {error}") from None
+    return earlier
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -419,66 +501,23 @@ def build_parser() -> argparse.ArgumentParser:
         help="where to write the results (default bench-results.json)",
     )
     parser.add_argument(
-        "--compare", type=Path, help="an earlier run's JSON: also print how each row moved"
+        "--sweep",
+        action="store_true",
+        help="instead of the table: single posts and batches against the group-commit"
+        " alternatives (shards per worker, linger), to choose the defaults by",
+    )
+    parser.add_argument(
+        "--compare",
+        type=_earlier_run,
+        help="an earlier run's JSON file: also print how each row moved",
     )
     return parser
 
 
-def main(argv: list[str] | None = None) -> None:
-    args = build_parser().parse_args(argv)
-    mode: Mode = args.mode
-    try:
-        wrk.check_available()
-    except wrk.WrkMissing as missing:
-        print(f"ingest-bench: {missing}", file=sys.stderr)
-        sys.exit(2)
-    previous = json.loads(args.compare.read_text()) if args.compare else None
-    started = datetime.now(UTC)
-    cases = _http_cases(args.workers)
-    results: dict[str, list[wrk.WrkResult]] = {case.key: [] for case in cases}
-    with tempfile.TemporaryDirectory(prefix="ingest-bench-") as scratch:
-        directory = Path(scratch)
-        _say(
-            f"{mode.name} mode; starting PostgreSQL and five daemons"
-            f" (logs: {directory}/daemons.log)"
-        )
-        pg = services.Postgres(directory)
-        try:
-            with _daemons(pg, args.workers, directory / "daemons.log") as daemons:
-                for rep in range(mode.repeat):
-                    for case in cases:
-                        _say(f"round {rep + 1}/{mode.repeat}: {case.what}")
-                        results[case.key].append(
-                            wrk.run(
-                                daemons[case.daemon].url
-                                + ("/v1/ingest/batch" if case.per_request > 1 else "/v1/ingest"),
-                                case.script,
-                                connections=case.connections,
-                                duration_s=mode.duration_s,
-                                args=case.args,
-                            )
-                        )
-                rows = [_median_row(c.key, c.what, results[c.key], c.per_request) for c in cases]
-                engine = daemons["engine"]
-                _say(f"loading history: {mode.history_sites:,} sites x {mode.history_hours} h")
-                rows.append(_load_history(engine.url, mode, directory / "replay.json"))
-                _say("reads: analytics and status")
-                rows += _reads(engine.url, mode)
-                memory = {name: d.peak_memory_mb() for name, d in daemons.items()}
-            _say("database ceiling")
-            rows += _ceiling(pg, mode, args.workers * SHARDS)
-        finally:
-            pg.close()
-    by_key = {row.key: row for row in rows}
-    comparisons = _compare(by_key, memory)
-    print(render(rows, comparisons, memory))
-    if previous is not None:
-        print()
-        print(_changes(previous, rows))
-    args.json.write_text(
+def _write_json(path: Path, started: datetime, result: dict[str, Any]) -> None:
+    path.write_text(
         json.dumps(
             {
-                "mode": asdict(mode),
                 "started": started.isoformat(),
                 "seconds": round((datetime.now(UTC) - started).total_seconds(), 1),
                 "machine": {
@@ -486,13 +525,73 @@ def main(argv: list[str] | None = None) -> None:
                     "python": platform.python_version(),
                     "platform": platform.platform(),
                 },
-                "workers": args.workers,
-                "rows": [asdict(row) for row in rows],
-                "comparisons": [asdict(c) for c in comparisons],
-                "peak_memory_mb": memory,
+                **result,
             },
             indent=2,
         )
         + "\n"
     )
-    _say(f"written {args.json}")
+    _say(f"written {path}")
+
+
+def _sweep(pg: services.Postgres, args: argparse.Namespace, log: Path) -> dict[str, Any]:
+    mode: Mode = args.mode
+    specs = {variant: (args.workers, settings) for variant, settings in _SWEEP.items()}
+    with _daemons(pg, specs, log) as daemons:
+        rows = _rounds(daemons, _sweep_cases(args.workers), mode.repeat, mode.duration_s)
+    print("\n".join(_rows_table(rows)))
+    return {
+        "sweep": True,
+        "mode": asdict(mode),
+        "workers": args.workers,
+        "rows": [asdict(row) for row in rows],
+    }
+
+
+def _benchmark(pg: services.Postgres, args: argparse.Namespace, directory: Path) -> dict[str, Any]:
+    mode: Mode = args.mode
+    with _daemons(pg, _main_specs(args.workers), directory / "daemons.log") as daemons:
+        rows = _rounds(daemons, _http_cases(args.workers), mode.repeat, mode.duration_s)
+        engine = daemons["engine"]
+        _say(f"loading history: {mode.history_sites:,} sites x {mode.history_hours} h")
+        rows.append(_load_history(engine.url, mode, directory / "replay.json"))
+        _say("reads: analytics and status")
+        rows += _reads(engine.url, mode)
+        memory = {name: d.peak_memory_mb() for name, d in daemons.items()}
+    _say("database ceiling")
+    # As many connections as the engine's writers: its workers times their shards.
+    rows += _ceiling(pg, mode, args.workers * Config().shards)
+    comparisons = _compare({row.key: row for row in rows}, memory)
+    print(render(rows, comparisons, memory))
+    if args.compare is not None:
+        print()
+        print(_changes(args.compare, rows))
+    return {
+        "mode": asdict(mode),
+        "workers": args.workers,
+        "rows": [asdict(row) for row in rows],
+        "comparisons": [asdict(c) for c in comparisons],
+        "peak_memory_mb": memory,
+    }
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    try:
+        wrk.check_available()
+    except wrk.WrkMissing as missing:
+        print(f"ingest-bench: {missing}", file=sys.stderr)
+        sys.exit(2)
+    started = datetime.now(UTC)
+    with tempfile.TemporaryDirectory(prefix="ingest-bench-") as scratch:
+        directory = Path(scratch)
+        _say(f"{args.mode.name} mode; starting PostgreSQL (daemon logs: {directory}/daemons.log)")
+        pg = services.Postgres(directory)
+        try:
+            if args.sweep:
+                result = _sweep(pg, args, directory / "daemons.log")
+            else:
+                result = _benchmark(pg, args, directory)
+        finally:
+            pg.close()
+    _write_json(args.json, started, result)

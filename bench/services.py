@@ -83,16 +83,17 @@ class Daemon:
 
 
 def start_daemon(
-    name: str, database_url: str, *, workers: int, write_path: str, log_to: IO[bytes]
+    name: str, database_url: str, *, workers: int, settings: dict[str, str], log_to: IO[bytes]
 ) -> Daemon:
+    """``ingestd`` with ``workers`` processes and further ``settings`` (environment variables)."""
     port = _free_port()
     env = {
         **os.environ,
         "DATABASE_URL": database_url,
         "PORT": str(port),
         "INGEST_WORKERS": str(workers),
-        "INGEST_WRITE_PATH": write_path,
         "INGEST_LOG_LEVEL": "warning",
+        **settings,
     }
     process = subprocess.Popen(
         [sys.executable, "-m", "daemon"], env=env, stdin=subprocess.DEVNULL, stderr=log_to
