@@ -6,13 +6,18 @@ it that must be refused with a problem naming the field and a message that menti
 
 from __future__ import annotations
 
+import collections
+import dataclasses
+import enum
 import json
+import math
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, NoReturn
 
 import pytest
 
+from daemon import readings
 from daemon.readings import (
     MAX_BATCH,
     MAX_PROBLEMS,
@@ -988,3 +993,436 @@ def test_parse_json_refuses_deep_nesting_instead_of_crashing(body: bytes) -> Non
     with pytest.raises(InvalidInput) as caught:
         parse_json(body)
     assert "deeply" in caught.value.message
+
+
+# --- fast and precise paths ----------------------------------------------------------------
+#
+# Each parser first tries a fast path that accepts only what is certainly valid, and hands all
+# else to the precise path. These tests hold the two to the same verdicts, the same values (down
+# to types, the sign of zero and the time zone) and the same messages, on the inputs where a
+# faster JSON decoder or a shortcut check could part from them.
+
+METER_TOKENS = {
+    "meterId": '"m-1"',
+    "kwhConsumedAc": "1.5",
+    "voltage": "230",
+    "timestamp": f'"{TS_TEXT}"',
+}
+VEHICLE_TOKENS = {
+    "vehicleId": '"v-1"',
+    "soc": "55",
+    "kwhDeliveredDc": "1.2",
+    "batteryTemp": "31.5",
+    "timestamp": f'"{TS_TEXT}"',
+}
+WIDE_WINDOW = Window(now=NOW, max_ahead=timedelta(minutes=5), max_age=timedelta(days=36_500))
+
+
+def _object_text(base: dict[str, str], more: tuple[str, ...], tokens: dict[str, str]) -> str:
+    members = [f'"{key}": {value}' for key, value in {**base, **tokens}.items()]
+    return "{" + ", ".join([*members, *more]) + "}"
+
+
+def meter_json(*more: str, **tokens: str) -> str:
+    """A meter reading as JSON text: ``tokens`` are raw JSON values, ``more`` raw members."""
+    return _object_text(METER_TOKENS, more, tokens)
+
+
+def vehicle_json(*more: str, **tokens: str) -> str:
+    """A vehicle reading as JSON text: ``tokens`` are raw JSON values, ``more`` raw members."""
+    return _object_text(VEHICLE_TOKENS, more, tokens)
+
+
+def array(*texts: str) -> bytes:
+    return ("[" + ", ".join(texts) + "]").encode()
+
+
+def lines(*texts: str) -> bytes:
+    return "\n".join(texts).encode()
+
+
+def stamp(text: str) -> str:
+    return json.dumps(text, ensure_ascii=False)
+
+
+TRICKY_BODIES = [
+    # plain, and written in every way JSON allows
+    pytest.param(meter_json().encode(), id="meter"),
+    pytest.param(array(meter_json(), vehicle_json()), id="batch"),
+    pytest.param(lines(meter_json(), "", vehicle_json(), " \t\r", ""), id="ndjson-blank-lines"),
+    pytest.param(lines(meter_json() + "\r", vehicle_json() + "\r"), id="ndjson-crlf"),
+    pytest.param(
+        b' \t\r\n[ \n{ "meterId" \t:\r\n"m-1" ,"kwhConsumedAc":1.5,\n"voltage"  :  230 ,'
+        b'"timestamp":"2026-02-09T10:00:00Z"\t}\r\n, \n' + vehicle_json().encode() + b" ] \n",
+        id="whitespace-everywhere",
+    ),
+    pytest.param(meter_json().encode().replace(b", ", b","), id="compact"),
+    pytest.param(b"\x0c" + meter_json().encode(), id="form-feed-is-not-json-whitespace"),
+    pytest.param("\u00a0".encode() + meter_json().encode(), id="nbsp-is-not-json-whitespace"),
+    pytest.param(b"\xef\xbb\xbf" + meter_json().encode(), id="byte-order-mark"),
+    # duplicate keys, which msgspec would silently resolve
+    pytest.param(array(meter_json(), vehicle_json('"soc": 56')), id="duplicate-in-batch-item"),
+    pytest.param(array(meter_json('"voltage": 230')), id="duplicate-same-value"),
+    pytest.param(array(meter_json('"meterId": "m-2"')), id="duplicate-string-value"),
+    pytest.param(array(meter_json('"timestamp": "2026-02-09T10:00:01Z"')), id="duplicate-colons"),
+    pytest.param(meter_json('"x": 1', '"x": "a:b"').encode(), id="duplicate-unknown-field"),
+    pytest.param(meter_json('"\\u006deterId": "m-2"').encode(), id="duplicate-by-escape"),
+    pytest.param(lines(meter_json(), vehicle_json('"soc": 1')), id="duplicate-ndjson-line"),
+    pytest.param(b'[{"a": {"b": 1, "b": 2}}]', id="duplicate-nested"),
+    # escapes, which the fast path leaves to the precise one
+    pytest.param(meter_json().replace('"meterId"', '"\\u006deterId"').encode(), id="key-escape"),
+    pytest.param(meter_json().replace('"m-1"', '"\\u0041"').encode(), id="id-escape"),
+    pytest.param(meter_json(meterId='"m\\/1"').encode(), id="id-escaped-slash"),
+    pytest.param(meter_json(meterId='"\\ud800"').encode(), id="id-lone-surrogate"),
+    pytest.param(meter_json(meterId='"\\udc00\\ud800"').encode(), id="id-reversed-surrogates"),
+    pytest.param(meter_json(meterId='"\\ud83d\\ude00"').encode(), id="id-surrogate-pair"),
+    pytest.param(meter_json(meterId='"m\\u0000"').encode(), id="id-escaped-nul"),
+    pytest.param(meter_json(meterId='"\U0001f600"').encode(), id="id-raw-emoji"),
+    pytest.param(meter_json(meterId='"a:b:c"').encode(), id="id-with-colons"),
+    pytest.param(meter_json(meterId='"m\x011"').encode(), id="id-raw-control-character"),
+    pytest.param(meter_json(meterId='"m\xe9"').encode("latin-1"), id="id-latin1-byte"),
+    pytest.param(meter_json(meterId='"m\\"1"').encode(), id="id-escaped-quote"),
+    pytest.param(meter_json('"x": "\\""', '"x": 1').encode(), id="duplicate-and-escaped-quote"),
+    pytest.param(meter_json(meterId='"m\\u00e9"').encode(), id="id-escaped-e-acute"),
+    pytest.param(meter_json(meterId='"\\ud800\\u0041"').encode(), id="id-surrogate-then-a"),
+    pytest.param(meter_json(meterId='"m\\x41"').encode(), id="id-invalid-escape"),
+    # numbers
+    pytest.param(array(meter_json(), meter_json(voltage="NaN")), id="nan-in-batch"),
+    pytest.param(vehicle_json(soc="Infinity").encode(), id="infinity"),
+    pytest.param(vehicle_json(batteryTemp="-Infinity").encode(), id="minus-infinity"),
+    pytest.param(vehicle_json(soc="-NaN").encode(), id="minus-nan"),
+    pytest.param(meter_json(voltage="true").encode(), id="true"),
+    pytest.param(vehicle_json(soc="false").encode(), id="false"),
+    pytest.param(vehicle_json(soc="null").encode(), id="null"),
+    pytest.param(meter_json(voltage='"230"').encode(), id="numeric-string"),
+    pytest.param(meter_json(kwhConsumedAc="-0").encode(), id="minus-0-integer"),
+    pytest.param(meter_json(kwhConsumedAc="-0.0").encode(), id="minus-0-float"),
+    pytest.param(meter_json(kwhConsumedAc="-0e0").encode(), id="minus-0-exponent"),
+    pytest.param(vehicle_json(batteryTemp="-0").encode(), id="minus-0-temperature"),
+    pytest.param(meter_json(kwhConsumedAc="1e400").encode(), id="1e400"),
+    pytest.param(meter_json(voltage="-1e400").encode(), id="minus-1e400"),
+    pytest.param(meter_json(kwhConsumedAc="1e-400").encode(), id="1e-400"),
+    pytest.param(meter_json(kwhConsumedAc="1" + "0" * 400).encode(), id="10-to-the-400"),
+    pytest.param(meter_json(kwhConsumedAc="1" * 4300).encode(), id="4300-digits"),
+    pytest.param(meter_json(kwhConsumedAc="1" * 4301).encode(), id="4301-digits"),
+    pytest.param(vehicle_json(soc="18446744073709551616").encode(), id="2-to-the-64"),
+    pytest.param(meter_json(kwhConsumedAc="1.7976931348623157e308").encode(), id="max-float"),
+    pytest.param(meter_json(kwhConsumedAc="1.7976931348623159e308").encode(), id="past-max"),
+    pytest.param(meter_json(voltage="1000.0000000000001").encode(), id="voltage-just-over"),
+    pytest.param(meter_json(voltage="1000.00000000000001").encode(), id="voltage-rounds-to-1000"),
+    pytest.param(vehicle_json(batteryTemp="-40.000000000000001").encode(), id="temp-rounds-to-40"),
+    pytest.param(meter_json(voltage="2.2250738585072011e-308").encode(), id="subnormal-boundary"),
+    pytest.param(meter_json(voltage="0.1000000000000000055511151231257827").encode(), id="long"),
+    pytest.param(meter_json(kwhConsumedAc="-1e-9").encode(), id="kwh-just-below-0"),
+    pytest.param(meter_json(voltage="-0.05").encode(), id="voltage-just-below-0"),
+    pytest.param(vehicle_json(soc="-0.05").encode(), id="soc-just-below-0"),
+    pytest.param(vehicle_json(soc="100.05").encode(), id="soc-just-over-100"),
+    pytest.param(vehicle_json(soc="100").encode(), id="soc-100"),
+    pytest.param(vehicle_json(kwhDeliveredDc="-0.05").encode(), id="kwh-dc-just-below-0"),
+    pytest.param(vehicle_json(kwhDeliveredDc="1e308").encode(), id="kwh-dc-huge"),
+    pytest.param(vehicle_json(batteryTemp="-40").encode(), id="temp-minus-40"),
+    pytest.param(vehicle_json(batteryTemp="-40.05").encode(), id="temp-just-below-40"),
+    pytest.param(vehicle_json(batteryTemp="100.05").encode(), id="temp-just-over-100"),
+    pytest.param(meter_json(voltage="01").encode(), id="leading-zero"),
+    pytest.param(meter_json(voltage="1.").encode(), id="bare-point"),
+    pytest.param(meter_json(voltage="+1").encode(), id="plus-sign"),
+    # timestamps
+    pytest.param(meter_json(timestamp=stamp("2026-02-09t10:00:00z")).encode(), id="lower-t-z"),
+    pytest.param(meter_json(timestamp=stamp("2026-02-09 10:00:00Z")).encode(), id="space"),
+    pytest.param(meter_json(timestamp=stamp("2026-02-09_10:00:00Z")).encode(), id="underscore"),
+    pytest.param(meter_json(timestamp=stamp("2026-02-09X10:00:00Z")).encode(), id="letter-x"),
+    pytest.param(meter_json(timestamp=stamp("2026-02-09\u00e910:00:00Z")).encode(), id="e-acute"),
+    pytest.param(meter_json(timestamp=stamp("2026-02-09T10:00:00+23:59")).encode(), id="+23:59"),
+    pytest.param(meter_json(timestamp=stamp("2026-02-09T10:00:00-23:59")).encode(), id="-23:59"),
+    pytest.param(meter_json(timestamp=stamp("2026-02-09T10:00:00-00:00")).encode(), id="-00:00"),
+    pytest.param(meter_json(timestamp=stamp("2026-02-09T10:00:00+24:00")).encode(), id="+24:00"),
+    pytest.param(meter_json(timestamp=stamp("2026-02-09T10:00:00+05:60")).encode(), id="+05:60"),
+    pytest.param(meter_json(timestamp=stamp("2026-02-09T10:00:00+0530")).encode(), id="+0530"),
+    pytest.param(meter_json(timestamp=stamp("2026-02-09T10:00:00+05")).encode(), id="+05"),
+    pytest.param(meter_json(timestamp=stamp("2026-02-09T10:00:00+05:30:00")).encode(), id="secs"),
+    pytest.param(meter_json(timestamp=stamp("2026-02-09T24:00:00Z")).encode(), id="hour-24"),
+    pytest.param(meter_json(timestamp=stamp("2026-02-09T10:60:00Z")).encode(), id="minute-60"),
+    pytest.param(meter_json(timestamp=stamp("2026-02-09T23:59:60Z")).encode(), id="leap-second"),
+    pytest.param(meter_json(timestamp=stamp("2025-02-29T10:00:00Z")).encode(), id="feb-29-2025"),
+    pytest.param(meter_json(timestamp=stamp("2024-02-29T10:00:00Z")).encode(), id="feb-29-2024"),
+    pytest.param(meter_json(timestamp=stamp("2026-04-31T10:00:00Z")).encode(), id="april-31"),
+    pytest.param(meter_json(timestamp=stamp("0000-01-01T00:00:00Z")).encode(), id="year-0"),
+    pytest.param(meter_json(timestamp=stamp("0001-01-01T00:00:00+01:00")).encode(), id="year-1"),
+    pytest.param(meter_json(timestamp=stamp("9999-12-31T23:59:59-01:00")).encode(), id="year-1e4"),
+    pytest.param(meter_json(timestamp=stamp("2026-02-09T10:00:00.1Z")).encode(), id="fraction-1"),
+    pytest.param(meter_json(timestamp=stamp("2026-02-09T10:00:00.12Z")).encode(), id="fraction-2"),
+    pytest.param(meter_json(timestamp=stamp("2026-02-09T10:00:00.1234Z")).encode(), id="frac-4"),
+    pytest.param(meter_json(timestamp=stamp("2026-02-09T10:00:00.12345Z")).encode(), id="frac-5"),
+    pytest.param(meter_json(timestamp=stamp("2026-02-09T10:00:00.999999Z")).encode(), id="frac-6"),
+    pytest.param(
+        meter_json(timestamp=stamp("2026-02-09T10:00:00.9999999+05:30")).encode(), id="frac-7"
+    ),
+    pytest.param(
+        meter_json(timestamp=stamp("2026-02-09T10:00:00." + "9" * 40 + "Z")).encode(),
+        id="fraction-40",
+    ),
+    pytest.param(meter_json(timestamp=stamp("2026-02-09T10:00:00,5Z")).encode(), id="comma"),
+    pytest.param(meter_json(timestamp=stamp("20260209T100000Z")).encode(), id="basic-format"),
+    pytest.param(meter_json(timestamp=stamp("2026-W06-1T10:00:00Z")).encode(), id="week-date"),
+    pytest.param(meter_json(timestamp=stamp("2026-02-09T10:00:00")).encode(), id="no-offset"),
+    pytest.param(meter_json(timestamp=stamp("2026-02-09T10:00Z")).encode(), id="no-seconds"),
+    pytest.param(meter_json(timestamp=stamp("2026-02-09T1\uff10:00:00Z")).encode(), id="fullwidth"),
+    pytest.param(meter_json(timestamp="1770631200").encode(), id="epoch-number"),
+    pytest.param(meter_json(timestamp=stamp("2026-02-10T12:05:00Z")).encode(), id="max-ahead"),
+    pytest.param(
+        meter_json(timestamp=stamp("2026-02-10T12:05:00.000001Z")).encode(), id="past-max-ahead"
+    ),
+    pytest.param(
+        meter_json(timestamp=stamp("2026-02-10T17:35:00+05:30")).encode(), id="max-ahead-offset"
+    ),
+    pytest.param(meter_json(timestamp=stamp("2026-01-11T12:00:00Z")).encode(), id="max-age"),
+    pytest.param(
+        meter_json(timestamp=stamp("2026-01-11T11:59:59.999999Z")).encode(), id="past-max-age"
+    ),
+    # shapes
+    pytest.param(meter_json(vehicleId='"v-1"').encode(), id="both-ids"),
+    pytest.param(
+        meter_json(meterId='"m-1"').replace('"meterId": "m-1", ', "").encode(), id="no-id"
+    ),
+    pytest.param(meter_json('"soc": 50').encode(), id="field-of-the-other-kind"),
+    pytest.param(vehicle_json(kwhDeliveredDc="1", kwhConsumedAc="1").encode(), id="five-wrong"),
+    pytest.param(meter_json(voltage="[230]").encode(), id="array-value"),
+    pytest.param(meter_json(voltage='{"v": 230}').encode(), id="object-value"),
+    pytest.param(b"{}", id="empty-object"),
+    pytest.param(b"[]", id="empty-array"),
+    pytest.param(b"[[]]", id="array-of-array"),
+    pytest.param(b'"m-1"', id="string"),
+    pytest.param(b"42", id="number"),
+    pytest.param(array(meter_json(), "42"), id="number-in-batch"),
+    pytest.param(lines(meter_json(), array(vehicle_json()).decode()), id="ndjson-array-line"),
+    pytest.param(lines(meter_json() + ", " + vehicle_json()), id="ndjson-two-on-a-line"),
+    pytest.param(lines('{"meterId": "m-1",', '"voltage": 1}'), id="ndjson-split-object"),
+    pytest.param(array(meter_json()) + b",", id="trailing-comma"),
+    pytest.param(array(meter_json())[:-5], id="truncated"),
+    pytest.param(b"", id="empty"),
+    pytest.param(b"[" * 10_000, id="deep"),
+    pytest.param(b'{"a": ' * 10_000, id="deep-objects"),
+]
+
+
+class Name(str):
+    __slots__ = ()
+
+
+class Measured(float):
+    __slots__ = ()
+
+
+class Volts(enum.IntEnum):
+    MAINS = 230
+
+
+def exact(value: Any) -> Any:
+    """``value`` with its types spelled out, so that 0, 0.0, -0.0 and False all differ."""
+    if isinstance(value, dict):
+        return ("dict", [(key, exact(item)) for key, item in value.items()])
+    if isinstance(value, list):
+        return ("list", [exact(item) for item in value])
+    if isinstance(value, MeterReading | VehicleReading):
+        names = [field.name for field in dataclasses.fields(value)]
+        return (type(value).__name__, [(name, exact(getattr(value, name))) for name in names])
+    if value is None or isinstance(value, str | int | float | datetime):
+        return (type(value).__name__, repr(value))  # a datetime's repr shows its time zone
+    return (type(value).__name__, getattr(value, "name", None))  # the marker of NaN and such
+
+
+def outcome(call: Callable[[], Any]) -> Any:
+    """The exact result of ``call``, or its refusal word for word."""
+    try:
+        return ("accepted", exact(call()))
+    except InvalidInput as error:
+        return ("refused", error.message, error.problems)
+
+
+def verdicts(body: bytes, window: Window) -> list[Any]:
+    """What each parser makes of ``body``."""
+
+    def batch(document: Any) -> Any:
+        return [document] if isinstance(document, dict) else document
+
+    return [
+        outcome(lambda: parse_json(body)),
+        outcome(lambda: parse_ndjson(body)),
+        outcome(lambda: parse_reading(parse_json(body), window)),
+        outcome(lambda: parse_batch(batch(parse_json(body)), window)),
+        outcome(lambda: parse_batch(parse_ndjson(body), window)),
+    ]
+
+
+class _RefusesEverything:
+    """In place of the fast decoder: every body then takes the precise path."""
+
+    def decode(self, body: bytes) -> NoReturn:
+        raise ValueError("precise path only")
+
+
+def precise_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(readings, "_FLAT_DOCUMENT", _RefusesEverything())
+    monkeypatch.setattr(readings, "_certain_reading", lambda *_: None)
+
+
+@pytest.mark.parametrize("window", [WINDOW, WIDE_WINDOW], ids=["30-days", "100-years"])
+@pytest.mark.parametrize("body", TRICKY_BODIES)
+def test_fast_and_precise_paths_agree_on_bodies(
+    body: bytes, window: Window, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    fast = verdicts(body, window)
+    precise_only(monkeypatch)
+
+    assert fast == verdicts(body, window)
+
+
+@pytest.mark.parametrize(
+    "obj",
+    [
+        pytest.param(meter(), id="meter"),
+        pytest.param(vehicle(), id="vehicle"),
+        pytest.param(collections.OrderedDict(meter()), id="dict-subclass"),
+        pytest.param(meter(meterId=Name("m-1")), id="str-subclass-id"),
+        pytest.param(meter(timestamp=Name(TS_TEXT)), id="str-subclass-timestamp"),
+        pytest.param(meter(voltage=Volts.MAINS), id="int-subclass"),
+        pytest.param(meter(voltage=Measured(230.5)), id="float-subclass"),
+        pytest.param(meter(voltage=True), id="bool"),
+        pytest.param(meter(kwhConsumedAc=-0.0), id="minus-0"),
+        pytest.param(meter(kwhConsumedAc=math.inf), id="inf-unbounded"),
+        pytest.param(meter(kwhConsumedAc=math.nan), id="nan-unbounded"),
+        pytest.param(vehicle(batteryTemp=-math.inf), id="minus-inf"),
+        pytest.param(meter(kwhConsumedAc=10**400), id="huge-int"),
+        pytest.param(meter(timestamp=TS), id="datetime-object"),
+        pytest.param(meter(meterId="\ud800"), id="lone-surrogate-id"),
+        pytest.param(meter(timestamp="2026-02-09T10:00:00\ud800"), id="lone-surrogate-ts"),
+        pytest.param({**meter(), "meterId": None}, id="id-none"),
+        pytest.param(dict(reversed(meter().items())), id="key-order"),
+        pytest.param({1: 2, 3: 4, 5: 6, 7: 8}, id="four-non-string-keys"),
+        pytest.param([meter()], id="list"),
+    ],
+)
+def test_fast_and_precise_paths_agree_on_python_objects(
+    obj: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def both() -> list[Any]:
+        return [
+            outcome(lambda: parse_reading(obj, WINDOW)),
+            outcome(lambda: parse_batch([obj], WINDOW)),
+        ]
+
+    fast = both()
+    precise_only(monkeypatch)
+
+    assert fast == both()
+
+
+def _never(*_: object) -> NoReturn:
+    raise AssertionError("the precise path was taken")
+
+
+@pytest.mark.parametrize(
+    ("parse", "body"),
+    [
+        pytest.param(parse_json, array(meter_json(), vehicle_json()), id="array"),
+        pytest.param(parse_json, array(meter_json()).replace(b", ", b","), id="compact"),
+        pytest.param(
+            parse_json, json.dumps([meter(), vehicle()], indent=2).encode(), id="indented"
+        ),
+        pytest.param(parse_json, meter_json().encode(), id="object"),
+        pytest.param(
+            parse_ndjson, lines(meter_json() + "\r", "", vehicle_json() + "\r", ""), id="ndjson"
+        ),
+        pytest.param(parse_json, array(meter_json(meterId='"a:b.c_d-e"')), id="id-punctuation"),
+        pytest.param(
+            parse_json, array(meter_json(kwhConsumedAc="0", voltage="1000")), id="integer-edges"
+        ),
+        pytest.param(parse_json, array(meter_json(kwhConsumedAc="-0", voltage="0.0")), id="zeros"),
+        pytest.param(
+            parse_json, array(vehicle_json(soc="1e2", batteryTemp="-4E1")), id="exponents"
+        ),
+        pytest.param(
+            parse_json, array(meter_json(timestamp=stamp("2026-02-09T10:00:00.5Z"))), id="frac-1"
+        ),
+        pytest.param(
+            parse_json,
+            array(meter_json(timestamp=stamp("2026-02-09T10:00:00.123456Z"))),
+            id="fraction-6",
+        ),
+        pytest.param(
+            parse_json,
+            array(meter_json(timestamp=stamp("2026-02-09T15:30:00+05:30"))),
+            id="plus-05:30",
+        ),
+        pytest.param(
+            parse_json,
+            array(meter_json(timestamp=stamp("2026-02-09T02:00:00.25-08:00"))),
+            id="minus-08:00",
+        ),
+    ],
+)
+def test_bodies_as_devices_send_them_take_the_fast_path(
+    parse: Callable[[bytes], Any], body: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The daemon's throughput rests on this, and no other test would notice if a common way of
+    # writing a reading started to cost four times as much.
+    monkeypatch.setattr(readings, "_parse_json_precisely", _never)
+    monkeypatch.setattr(readings, "_reading_problems", _never)
+
+    document = parse(body)
+
+    assert parse_batch(document if isinstance(document, list) else [document], WINDOW)
+
+
+@pytest.mark.parametrize(
+    ("obj", "built"),
+    [
+        pytest.param(
+            meter(), MeterReading("meter-001", TS, kwh_consumed_ac=1.5, voltage=230.0), id="meter"
+        ),
+        pytest.param(
+            vehicle(),
+            VehicleReading("vehicle-001", TS, soc=55.0, kwh_delivered_dc=1.2, battery_temp=31.5),
+            id="vehicle",
+        ),
+    ],
+)
+def test_fast_readings_are_the_dataclasses_init_builds(
+    obj: dict[str, Any], built: MeterReading | VehicleReading
+) -> None:
+    fast = parse_reading(obj, WINDOW)
+
+    assert type(fast) is type(built)
+    assert fast == built
+    assert hash(fast) == hash(built)
+    assert repr(fast) == repr(built)
+    assert dataclasses.astuple(fast) == dataclasses.astuple(built)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        fast.device_id = "other"  # type: ignore[misc]
+
+
+def test_a_key_written_with_an_escape_is_the_same_key() -> None:
+    escaped = meter_json().replace('"meterId"', '"\\u006deterId"').encode()
+
+    assert parse_json(escaped) == parse_json(meter_json().encode())
+    with pytest.raises(InvalidInput) as caught:
+        parse_json(meter_json('"\\u006deterId": "m-2"').encode())
+    assert caught.value.problems == (Problem("meterId", "appears more than once"),)
+
+
+def test_a_duplicate_key_inside_a_batch_is_refused_by_name() -> None:
+    with pytest.raises(InvalidInput) as caught:
+        parse_json(array(meter_json(), vehicle_json('"batteryTemp": 31.5')))
+
+    assert caught.value.problems == (Problem("batteryTemp", "appears more than once"),)
+
+
+@pytest.mark.parametrize(
+    ("token", "sign"),
+    [pytest.param("-0", 1.0, id="integer"), pytest.param("-0.0", -1.0, id="float")],
+)
+def test_minus_zero_is_stored_as_the_standard_library_reads_it(token: str, sign: float) -> None:
+    (reading,) = parse_batch(parse_json(array(meter_json(kwhConsumedAc=token))), WINDOW)
+
+    assert isinstance(reading, MeterReading)
+    assert math.copysign(1.0, reading.kwh_consumed_ac) == sign
