@@ -39,12 +39,14 @@ class Config:
     """Worker processes serving the port, each with its own shard writers and pool; 0 means
     one per core."""
     shards: int = 1
-    """Number of shard writers; a device always lands on the same one."""
+    """Shard writers per worker, each committing one statement at a time; a device always lands
+    on the same one."""
     linger_ms: int = 0
     """How long a shard writer waits after its first reading for more before it commits; 0
     commits as soon as the writer is free (readings that arrive meanwhile ride on the next)."""
     max_batch: int = 5000
-    """Readings a shard holds before it flushes without waiting for the tick."""
+    """Rows after which a writer takes no more into its next commit (a request's readings are
+    never split across commits)."""
     queue_readings: int = 50_000
     """Uncommitted readings per shard beyond which ingest answers 503."""
     ack_timeout_s: float = 10.0

@@ -415,9 +415,13 @@ def _certain_timestamp(value: Any) -> datetime | None:
         return None
 
 
-def _as_float(value: Any) -> float:
-    """An integer as the float the precise path stores; NaN, which no range admits, otherwise."""
-    if type(value) is int:
+def _certain_float(value: Any) -> float:
+    """A float as it is, an int as the float the precise path stores, and NaN (which no range
+    admits) for anything else: a bool, a string, an int no float can hold."""
+    kind = type(value)
+    if kind is float:
+        return cast(float, value)
+    if kind is int:
         try:
             return float(value)
         except OverflowError:
@@ -434,40 +438,28 @@ def _certain_reading(obj: Any, earliest: datetime, latest: datetime) -> Reading 
         return None
     if len(obj) == len(_METER_FIELDS):  # so just these fields, if all of them are there
         device = obj.get("meterId")
-        kwh = obj.get("kwhConsumedAc")
-        volts = obj.get("voltage")
-        if type(kwh) is not float:
-            kwh = _as_float(kwh)
-        if type(volts) is not float:
-            volts = _as_float(volts)
-        if not (
+        kwh = _certain_float(obj.get("kwhConsumedAc"))
+        volts = _certain_float(obj.get("voltage"))
+        if (
             type(device) is str
             and 0.0 <= kwh < math.inf
             and 0.0 <= volts <= _MAX_VOLTAGE
             and _DEVICE_ID.fullmatch(device) is not None
         ):
-            return None
-        return MeterReading(device, ts, kwh, volts)
-    if len(obj) == len(_VEHICLE_FIELDS):
+            return MeterReading(device, ts, kwh, volts)
+    elif len(obj) == len(_VEHICLE_FIELDS):
         device = obj.get("vehicleId")
-        soc = obj.get("soc")
-        kwh = obj.get("kwhDeliveredDc")
-        temp = obj.get("batteryTemp")
-        if type(soc) is not float:
-            soc = _as_float(soc)
-        if type(kwh) is not float:
-            kwh = _as_float(kwh)
-        if type(temp) is not float:
-            temp = _as_float(temp)
-        if not (
+        soc = _certain_float(obj.get("soc"))
+        kwh = _certain_float(obj.get("kwhDeliveredDc"))
+        temp = _certain_float(obj.get("batteryTemp"))
+        if (
             type(device) is str
             and 0.0 <= soc <= _MAX_SOC
             and 0.0 <= kwh < math.inf
             and _MIN_BATTERY_TEMP <= temp <= _MAX_BATTERY_TEMP
             and _DEVICE_ID.fullmatch(device) is not None
         ):
-            return None
-        return VehicleReading(device, ts, soc, kwh, temp)
+            return VehicleReading(device, ts, soc, kwh, temp)
     return None
 
 
