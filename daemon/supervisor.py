@@ -45,11 +45,13 @@ def _utc_now() -> datetime:
 
 
 def _ingest(config: Config, intake: Intake, store: Store) -> Ingest:
-    if config.write_path == "discard":
-        return Discard()
-    if config.write_path == "per-reading":
-        return PerReading(store)
-    return intake
+    if config.write_path == "grouped":
+        return intake
+    log.warning(
+        "a benchmark's write path is configured: not for production",
+        extra={"write_path": config.write_path, "stores_readings": config.write_path != "discard"},
+    )
+    return Discard() if config.write_path == "discard" else PerReading(store)
 
 
 async def run(
