@@ -117,9 +117,8 @@ async def run(
                     process = await _start_worker(worker_config, index)
                     processes.append(process)
                     nursery.start_soon(_watch, process, index, stop, failed)
-                host = f"[{config.host}]" if ":" in config.host else config.host
                 log.info("ready", extra={"workers": [p.pid for p in processes], "port": port})
-                task_status.started(Running(f"http://{host}:{port}", stop))
+                task_status.started(Running(f"http://{serve.address(config.host, port)}", stop))
                 await stop.wait()
                 log.info("stopping the workers")
             finally:

@@ -9,7 +9,7 @@ is for production: readings that ``Discard`` acknowledges are not stored.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Protocol
+from typing import Final, Protocol
 
 from daemon.readings import Reading
 
@@ -21,9 +21,12 @@ class _Done:
         return
 
 
+_DONE: Final = _Done()
+
+
 class Discard:
     def offer(self, readings: Sequence[Reading]) -> _Done:
-        return _Done()
+        return _DONE
 
 
 class EachWriter(Protocol):

@@ -34,6 +34,11 @@ def shared_port_socket(host: str, port: int) -> socket.socket:
     return sock
 
 
+def address(host: str, port: int) -> str:
+    """``host:port``, with an IPv6 host in brackets."""
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
 def hypercorn_config(bind: str, grace_s: float) -> hypercorn.config.Config:
     config = hypercorn.config.Config()
     config.bind = [bind]
@@ -55,10 +60,7 @@ async def run(
     task_status: trio.TaskStatus[list[str]] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Reports started with the bound addresses (``http://127.0.0.1:3000``), once listening."""
-    if reuse_port:
-        bind = f"fd://{shared_port_socket(host, port).detach()}"
-    else:
-        bind = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    bind = f"fd://{shared_port_socket(host, port).detach()}" if reuse_port else address(host, port)
     await hypercorn.trio.serve(
         app,
         hypercorn_config(bind, grace_s),

@@ -12,6 +12,7 @@ import signal
 from pathlib import Path
 
 import pytest
+import trio
 
 from tests import daemon_process
 from tests.conftest import Postgres
@@ -43,6 +44,15 @@ def _running(pid: int) -> bool:
 _TWO_WORKERS = ("--workers", "2", "--log-level", "info")
 
 
+async def _both_listen(url: str) -> bool:
+    """Both workers listen on the port. The first answers ``/readyz`` before the second has
+    started, so a test that needs both waits for this (the kernel's table of sockets)."""
+    port = f":{int(url.rsplit(':', 1)[1]):04X}"
+    table = await trio.Path("/proc/net/tcp").read_text()
+    rows = [line.split() for line in table.splitlines()[1:]]
+    return sum(1 for row in rows if row[1].endswith(port) and row[3] == "0A") == 2
+
+
 def _env(postgres: Postgres, database: str) -> dict[str, str]:
     return {"DATABASE_URL": postgres.url(database), "INGEST_ACK_TIMEOUT_S": "2"}
 
@@ -56,6 +66,7 @@ async def test_two_workers_share_the_load_and_sigterm_drains_both(
 ) -> None:
     async with daemon_process.running(_env(postgres, database), *_TWO_WORKERS) as (process, url):
         assert len(_children(process.pid)) == 2
+        await eventually(lambda: _both_listen(url))
         # A connection per device: the kernel spreads connections over the workers.
         acknowledged, logs = await daemon_process.post_until_stopped(
             process, url, devices=16, enough=400
