@@ -62,31 +62,52 @@ class FlushRows:
     vehicle_latest: VehicleRows
 
 
+@dataclass(frozen=True, slots=True)
+class Added:
+    """History rows a commit added, by kind; its other rows replaced stored readings."""
+
+    meters: int
+    vehicles: int
+
+
 class ShardBatch:
     """Readings received since the last commit, coalesced as they arrive."""
 
-    __slots__ = ("_latest_meters", "_latest_vehicles", "_meters", "_vehicles", "received")
+    __slots__ = (
+        "_latest_meters",
+        "_latest_vehicles",
+        "_meters",
+        "_vehicles",
+        "meters_received",
+        "vehicles_received",
+    )
 
     def __init__(self) -> None:
         self._meters: dict[tuple[str, datetime], MeterReading] = {}
         self._vehicles: dict[tuple[str, datetime], VehicleReading] = {}
         self._latest_meters: dict[str, MeterReading] = {}
         self._latest_vehicles: dict[str, VehicleReading] = {}
-        self.received = 0
+        self.meters_received = 0
+        self.vehicles_received = 0
+
+    @property
+    def received(self) -> int:
         """Readings taken in, duplicates included."""
+        return self.meters_received + self.vehicles_received
 
     def __len__(self) -> int:
         """Distinct (device, timestamp) rows held: what the next commit writes to history."""
         return len(self._meters) + len(self._vehicles)
 
     def add(self, reading: Reading) -> None:
-        self.received += 1
         if isinstance(reading, MeterReading):
+            self.meters_received += 1
             self._meters[reading.device_id, reading.ts] = reading
             held_meter = self._latest_meters.get(reading.device_id)
             if held_meter is None or reading.ts >= held_meter.ts:
                 self._latest_meters[reading.device_id] = reading
         else:
+            self.vehicles_received += 1
             self._vehicles[reading.device_id, reading.ts] = reading
             held_vehicle = self._latest_vehicles.get(reading.device_id)
             if held_vehicle is None or reading.ts >= held_vehicle.ts:

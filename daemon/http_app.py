@@ -9,21 +9,25 @@ stores nothing; a 500 means a bug here, never bad input.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from http import HTTPStatus
 from importlib import resources
-from typing import Final, Protocol
+from typing import Any, Final, Protocol
 
 from quart import Response, request
 from quart_trio import QuartTrio
 from werkzeug.exceptions import HTTPException
 
+from daemon import fleet
 from daemon.api_errors import ApiError, encode, error_body, too_large
 from daemon.errors import StoreError, StoreUnavailable
 from daemon.http_ingest import SINGLE_BODY_LIMIT, IngestRoutes
+from daemon.http_metrics import HttpMetrics
 from daemon.intake import Ingest
+from daemon.metrics import CONTENT_TYPE, Engine
 from daemon.readings import (
     InvalidInput,
     Window,
@@ -37,6 +41,7 @@ from daemon.views import LinkRecord, MeterStatus, Performance, VehicleStatus
 log = logging.getLogger(__name__)
 
 _TIMEOUT_RETRY_AFTER_S: Final = 5
+_HOURLY_MAX: Final = 168
 _NO_LINK: Final = "No meter link found for this vehicle. Create a link via PUT /v1/links"
 
 
@@ -51,12 +56,28 @@ class ReadModel(Protocol):
     async def performance(
         self, vehicle_id: str, start: datetime, end: datetime
     ) -> Performance | None: ...
+    async def hourly(
+        self, vehicle_id: str, first: datetime, last: datetime
+    ) -> fleet.Hourly | None: ...
+    async def fleet_summary(self) -> dict[str, Any]: ...
+    async def fleet_list(self, query: fleet.ListQuery) -> dict[str, Any]: ...
+
+
+class MetricsView(Protocol):
+    """The metrics as the front serves them, and what it adds to them."""
+
+    def exposition(self) -> bytes: ...
+    def engine(self, now: float) -> Engine: ...
+    def rejected(self, kind: str, count: int = 1) -> None: ...
+    def database_error(self, kind: str) -> None: ...
+    def answered(self, route: str, method: str, status: int, seconds: float) -> None: ...
 
 
 @dataclass(frozen=True)
 class AppHandles:
     intake: Ingest
     store: ReadModel
+    metrics: MetricsView
     not_ready_reason: Callable[[], Awaitable[str | None]]
     clock: Callable[[], datetime]
     max_ahead: timedelta
@@ -112,12 +133,14 @@ def create_app(handles: AppHandles) -> QuartTrio:
 
     @app.errorhandler(StoreUnavailable)
     async def store_unavailable(error: StoreUnavailable) -> Response:
+        handles.metrics.database_error("unavailable")
         log.warning("read failed: database unavailable", extra={"error": str(error)})
         body = error_body(503, "The database is unavailable right now. Retry after the delay.")
         return _json(body, 503, {"Retry-After": str(_TIMEOUT_RETRY_AFTER_S)})
 
     @app.errorhandler(StoreError)
     async def store_error(error: StoreError) -> Response:
+        handles.metrics.database_error("error")
         log.error("database refused a statement", extra={"error": str(error)}, exc_info=error)
         return _json(error_body(500, "The database refused the request; this is a bug."), 500)
 
@@ -168,7 +191,41 @@ def create_app(handles: AppHandles) -> QuartTrio:
             raise ApiError(404, _NO_LINK)
         return _json(result.wire())
 
+    @app.get("/v1/analytics/performance/<vehicle_id>/hourly")
+    async def hourly(vehicle_id: str) -> Response:
+        vehicle_id = device_id(vehicle_id, "vehicleId")
+        hours = parse_hours(request.args.get("hours"), maximum=_HOURLY_MAX)
+        last = fleet.hour_floor(handles.clock())
+        result = await handles.store.hourly(vehicle_id, last - timedelta(hours=hours - 1), last)
+        if result is None:
+            raise ApiError(404, _NO_LINK)
+        return _json(result.wire())
+
+    # --- fleet -----------------------------------------------------------------------------
+
+    @app.get("/v1/fleet/summary")
+    async def fleet_summary() -> Response:
+        row = await handles.store.fleet_summary()
+        reason = await handles.not_ready_reason()
+        engine = handles.metrics.engine(time.time()).wire()
+        engine["database"] = "ok" if reason is None else reason
+        return _json(fleet.summary_wire(row, engine))
+
+    @app.get("/v1/fleet/vehicles")
+    async def fleet_vehicles() -> Response:
+        query = fleet.parse_list_query(fleet.VEHICLES, request.args)
+        return _json(await handles.store.fleet_list(query))
+
+    @app.get("/v1/fleet/meters")
+    async def fleet_meters() -> Response:
+        query = fleet.parse_list_query(fleet.METERS, request.args)
+        return _json(await handles.store.fleet_list(query))
+
     # --- operations ------------------------------------------------------------------------
+
+    @app.get("/metrics")
+    async def metrics() -> Response:
+        return Response(handles.metrics.exposition(), 200, content_type=CONTENT_TYPE)
 
     @app.get("/healthz")
     async def healthz() -> Response:
@@ -185,10 +242,14 @@ def create_app(handles: AppHandles) -> QuartTrio:
     async def openapi_document() -> Response:
         return Response(openapi, 200, content_type="application/json")
 
-    app.asgi_app = IngestRoutes(  # type: ignore[method-assign]
-        app.asgi_app,
-        intake=handles.intake,
-        window=window,
-        ack_timeout_s=handles.ack_timeout_s,
+    app.asgi_app = HttpMetrics(  # type: ignore[method-assign]
+        IngestRoutes(
+            app.asgi_app,
+            intake=handles.intake,
+            window=window,
+            ack_timeout_s=handles.ack_timeout_s,
+            rejections=handles.metrics,
+        ),
+        handles.metrics,
     )
     return app

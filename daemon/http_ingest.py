@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Final
+from typing import Final, Protocol
 
 import trio
 from hypercorn.typing import (
@@ -82,6 +82,14 @@ async def _read_body(scope: HTTPScope, receive: ASGIReceiveCallable, limit: int)
             return b"".join(chunks)
 
 
+def _meters(readings: list[Reading]) -> int:
+    return sum(1 for r in readings if r.kind == "meter")
+
+
+class Rejections(Protocol):
+    def rejected(self, kind: str, count: int = 1) -> None: ...
+
+
 class IngestRoutes:
     def __init__(
         self,
@@ -90,11 +98,13 @@ class IngestRoutes:
         intake: Ingest,
         window: Callable[[], Window],
         ack_timeout_s: float,
+        rejections: Rejections,
     ) -> None:
         self._app = app
         self._intake = intake
         self._window = window
         self._ack_timeout_s = ack_timeout_s
+        self._rejections = rejections
 
     async def __call__(
         self, scope: Scope, receive: ASGIReceiveCallable, send: ASGISendCallable
@@ -108,8 +118,11 @@ class IngestRoutes:
         except _Disconnected:
             return
         except InvalidInput as invalid:
+            self._rejections.rejected("unknown")
             status, body = 400, encode(error_body(400, invalid.message, invalid.problems))
         except ApiError as error:
+            if error.status == 413:
+                self._rejections.rejected("unknown")
             status, headers = error.status, error.headers
             body = encode(error_body(error.status, error.message, error.problems))
         except Exception:
@@ -142,7 +155,7 @@ class IngestRoutes:
         items = parse_ndjson(raw) if content_type == b"application/x-ndjson" else parse_json(raw)
         readings = parse_batch(items, self._window())
         await self._commit(readings)
-        meters = sum(1 for r in readings if r.kind == "meter")
+        meters = _meters(readings)
         return 201, encode(
             {
                 "status": "ok",
@@ -152,11 +165,17 @@ class IngestRoutes:
             }
         )
 
+    def _refused(self, readings: list[Reading]) -> None:
+        meters = _meters(readings)
+        self._rejections.rejected("meter", meters)
+        self._rejections.rejected("vehicle", len(readings) - meters)
+
     async def _commit(self, readings: list[Reading]) -> None:
         """Hand readings over and wait for the transaction that holds them."""
         try:
             ack = self._intake.offer(readings)
         except (QueueFull, Closed) as refused:
+            self._refused(readings)
             why = (
                 "The daemon is shutting down"
                 if isinstance(refused, Closed)
@@ -170,6 +189,7 @@ class IngestRoutes:
         with trio.move_on_after(self._ack_timeout_s):
             await ack.wait()
             return
+        self._refused(readings)
         raise ApiError(
             503,
             f"The readings were not committed within {self._ack_timeout_s:g} s; they may be"

@@ -97,6 +97,10 @@ class Intake:
             self._inboxes[shard].send_nowait(Submission(part, on_commit))
         return ack
 
+    def queue_depths(self) -> list[int]:
+        """Readings handed to each shard and not yet committed."""
+        return list(self._uncommitted)
+
     def _committed(self, shard: int, count: int, ack: Ack) -> None:
         self._uncommitted[shard] -= count
         self.committed += count

@@ -23,9 +23,11 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import signal
 import subprocess
 import sys
+import tempfile
 from contextlib import AsyncExitStack
 from dataclasses import replace
 
@@ -34,6 +36,7 @@ import trio
 from daemon import serve, signals
 from daemon.config import Config, to_wire
 from daemon.embedded import open_embedded
+from daemon.metrics import MULTIPROCESS_DIR
 from daemon.supervisor import Running
 
 log = logging.getLogger(__name__)
@@ -46,10 +49,11 @@ class WorkerDied(Exception):
     """A worker process ended without being asked to, or failed to stop cleanly."""
 
 
-async def _start_worker(config: Config, index: int) -> trio.Process:
+async def _start_worker(config: Config, index: int, metrics_dir: str) -> trio.Process:
     """Start one worker and return once it serves; ``WorkerDied`` if it exits first."""
     process = await trio.lowlevel.open_process(
         [sys.executable, "-m", "daemon.worker"],
+        env={**os.environ, MULTIPROCESS_DIR: metrics_dir},
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         start_new_session=True,
@@ -110,11 +114,13 @@ async def run(
         reserved = resources.enter_context(serve.shared_port_socket(config.host, config.port))
         port = int(reserved.getsockname()[1])
         worker_config = replace(worker_config, port=port)
+        # The workers' metrics, in files that any of them reads for all (daemon.metrics).
+        metrics_dir = resources.enter_context(tempfile.TemporaryDirectory(prefix="ingestd-"))
         async with trio.open_nursery() as nursery:
             await nursery.start(signals.run, stop)
             try:
                 for index in range(config.worker_count):
-                    process = await _start_worker(worker_config, index)
+                    process = await _start_worker(worker_config, index, metrics_dir)
                     processes.append(process)
                     nursery.start_soon(_watch, process, index, stop, failed)
                 log.info("ready", extra={"workers": [p.pid for p in processes], "port": port})

@@ -537,14 +537,15 @@ def _required_id(obj: dict[str, Any], field: str) -> str:
     return _device_id(obj[field], field)
 
 
-def parse_hours(raw: str | None, default: int = 24) -> int:
-    """The ``?hours=`` window of the analytics endpoint: a whole number from 1 to 720."""
+def parse_hours(raw: str | None, default: int = 24, maximum: int = 720) -> int:
+    """The ``?hours=`` window of the analytics endpoints: a whole number from 1 to ``maximum``
+    (at most 999)."""
     if raw is None:
         return default
     digits = raw.lstrip("0")
     if not (
-        raw.isascii() and raw.isdigit() and len(digits) <= 3 and 1 <= int(digits or "0") <= 720
+        raw.isascii() and raw.isdigit() and len(digits) <= 3 and 1 <= int(digits or "0") <= maximum
     ):
-        problem = Problem("hours", "must be a whole number from 1 to 720")
+        problem = Problem("hours", f"must be a whole number from 1 to {maximum}")
         raise InvalidInput(f"Invalid query: {problem.sentence()}.", [problem])
     return int(digits)

@@ -20,8 +20,8 @@ import trio
 import trio_asyncio
 from asyncpg.pool import PoolConnectionProxy
 
-from daemon import migrations
-from daemon.coalesce import FlushRows, ShardBatch
+from daemon import fleet, migrations
+from daemon.coalesce import Added, FlushRows, ShardBatch
 from daemon.errors import StoreError, StoreUnavailable
 from daemon.partitions import Partition, partitions_for
 from daemon.readings import Reading
@@ -55,17 +55,17 @@ def _unnest(first: int, *types: str) -> str:
     return "unnest(" + ", ".join(f"${first + n}::{t}[]" for n, t in enumerate(types)) + ")"
 
 
-def _meter_history(first: int) -> str:
+def _meter_history(first: int, returning: str = "") -> str:
     return f"""
 INSERT INTO meter_readings AS r (meter_id, ts, kwh_consumed_ac, voltage, received_at)
 SELECT u.*, now() FROM {_unnest(first, "text", "timestamptz", "float8", "float8")} AS u
 ON CONFLICT (meter_id, ts) DO UPDATE
 SET kwh_consumed_ac = EXCLUDED.kwh_consumed_ac, voltage = EXCLUDED.voltage,
     received_at = EXCLUDED.received_at
-"""
+{returning}"""
 
 
-def _vehicle_history(first: int) -> str:
+def _vehicle_history(first: int, returning: str = "") -> str:
     return f"""
 INSERT INTO vehicle_readings AS r
     (vehicle_id, ts, soc, kwh_delivered_dc, battery_temp, received_at)
@@ -73,7 +73,44 @@ SELECT u.*, now() FROM {_unnest(first, "text", "timestamptz", "float8", "float8"
 ON CONFLICT (vehicle_id, ts) DO UPDATE
 SET soc = EXCLUDED.soc, kwh_delivered_dc = EXCLUDED.kwh_delivered_dc,
     battery_temp = EXCLUDED.battery_temp, received_at = EXCLUDED.received_at
-"""
+{returning}"""
+
+
+def _changes(key: str, sums: dict[str, str]) -> str:
+    """What a history upsert changed, per row, in the rollups' columns: a new reading adds its
+    values and one reading, a replacing one adds new minus old and none (PostgreSQL 18's
+    ``RETURNING old, new`` gives the row as it was, even under a concurrent writer)."""
+    deltas = "".join(
+        f", new.{column}::numeric - coalesce(old.{column}::numeric, 0) AS {name}"
+        for name, column in sums.items()
+    )
+    return (
+        f"RETURNING {key}, date_trunc('hour', ts, 'UTC') AS hour{deltas},"
+        " (old.ts IS NULL)::int AS readings"
+    )
+
+
+def _rollups(kind: str, key: str, sums: dict[str, str]) -> str:
+    """The hourly and window rollups of one kind, fed by the changes its history CTE returns:
+    rows in key order (no deadlocks between writers), additions under the row's lock (exact
+    however many writers add to one device at once)."""
+    columns = (*sums, "readings")
+    names = ", ".join(columns)
+    totals = ", ".join(f"sum({c})" for c in columns)
+    add = ", ".join(f"{c} = t.{c} + EXCLUDED.{c}" for c in columns)
+    return f"""
+{kind}_hourly AS (
+    INSERT INTO {kind}_hourly AS t ({key}, hour, {names})
+    SELECT {key}, hour, {totals} FROM {kind}_changes GROUP BY {key}, hour ORDER BY {key}, hour
+    ON CONFLICT ({key}, hour) DO UPDATE SET {add}
+),
+{kind}_window AS (
+    INSERT INTO {kind}_window AS t ({key}, {names})
+    SELECT {key}, {totals} FROM {kind}_changes, fleet
+    WHERE hour >= fleet.start AND hour < fleet.start + interval '24 hours'
+    GROUP BY {key} ORDER BY {key}
+    ON CONFLICT ({key}) DO UPDATE SET {add}
+)"""
 
 
 def _meter_latest(first: int) -> str:
@@ -99,29 +136,41 @@ WHERE EXCLUDED.ts >= l.ts
 """
 
 
-# A flush is ONE statement, its four parts as data-modifying CTEs: history and latest state
+# A flush is ONE statement, its parts as data-modifying CTEs: history, rollups and latest state
 # commit together (a statement is atomic) in one round trip, with no BEGIN and COMMIT around
 # it. Empty columns unnest to no rows. The rows arrive sorted by key, so that concurrent
-# flushes lock rows in one order.
+# flushes lock rows in one order. The fleet window's row is read FOR KEY SHARE, so that
+# ``roll_fleet_window`` (sql/005) cannot move it while a flush adds to the window. The result
+# is how many history rows each kind added; the other rows replaced stored ones.
+_METER_SUMS: Final = {"ac_kwh": "kwh_consumed_ac"}
+_VEHICLE_SUMS: Final = {"dc_kwh": "kwh_delivered_dc", "temp_sum": "battery_temp"}
 _FLUSH: Final = f"""
-WITH meter_history AS ({_meter_history(1)}),
-vehicle_history AS ({_vehicle_history(5)}),
-meter_latest AS ({_meter_latest(10)})
-{_vehicle_latest(14)}
+WITH fleet AS (SELECT start FROM fleet_window FOR KEY SHARE),
+meter_changes AS ({_meter_history(1, _changes("meter_id", _METER_SUMS))}),
+vehicle_changes AS ({_vehicle_history(5, _changes("vehicle_id", _VEHICLE_SUMS))}),
+{_rollups("meter", "meter_id", _METER_SUMS)},
+{_rollups("vehicle", "vehicle_id", _VEHICLE_SUMS)},
+meter_latest AS ({_meter_latest(10)}),
+vehicle_latest AS ({_vehicle_latest(14)})
+SELECT (SELECT coalesce(sum(readings), 0) FROM meter_changes)::int AS meters,
+       (SELECT coalesce(sum(readings), 0) FROM vehicle_changes)::int AS vehicles
 """
 _METER_HISTORY: Final = _meter_history(1)
 _VEHICLE_HISTORY: Final = _vehicle_history(1)
 _METER_LATEST: Final = _meter_latest(1)
 _VEHICLE_LATEST: Final = _vehicle_latest(1)
 _PERFORMANCE: Final = """
-SELECT l.meter_id, v.kwh AS dc_kwh, v.temp, v.n AS vehicle_n, m.kwh AS ac_kwh, m.n AS meter_n
+SELECT l.meter_id, v.kwh::float8 AS dc_kwh, v.temp::float8 AS temp, v.n AS vehicle_n,
+       m.kwh::float8 AS ac_kwh, m.n AS meter_n
 FROM vehicle_meter_links AS l
 CROSS JOIN LATERAL (
-    SELECT coalesce(sum(kwh_delivered_dc), 0) AS kwh, avg(battery_temp) AS temp, count(*) AS n
+    -- In numeric, as the rollups sum (sql/005): the same readings give the same totals.
+    SELECT coalesce(sum(kwh_delivered_dc::numeric), 0) AS kwh,
+           sum(battery_temp::numeric) / nullif(count(*), 0) AS temp, count(*) AS n
     FROM vehicle_readings WHERE vehicle_id = l.vehicle_id AND ts > $2 AND ts <= $3
 ) AS v
 CROSS JOIN LATERAL (
-    SELECT coalesce(sum(kwh_consumed_ac), 0) AS kwh, count(*) AS n
+    SELECT coalesce(sum(kwh_consumed_ac::numeric), 0) AS kwh, count(*) AS n
     FROM meter_readings WHERE meter_id = l.meter_id AND ts > $2 AND ts <= $3
 ) AS m
 WHERE l.vehicle_id = $1
@@ -224,20 +273,28 @@ class Store:
 
     # --- writes ---------------------------------------------------------------------------
 
-    async def write(self, rows: FlushRows) -> None:
-        """History and latest state of one flush, in ONE transaction: both or neither."""
-        await self._call(self._write, rows)
+    async def write(self, rows: FlushRows) -> Added:
+        """History, rollups and latest state of one flush, in ONE transaction: all or none."""
+        return await self._call(self._write, rows)
 
-    async def _write(self, rows: FlushRows) -> None:
+    async def _write(self, rows: FlushRows) -> Added:
         mh, vh = rows.meter_history, rows.vehicle_history
         ml, vl = rows.meter_latest, rows.vehicle_latest
-        await self._pool.execute(
+        added = await self._pool.fetchrow(
             _FLUSH,
             *(mh.meter_ids, mh.ts, mh.kwh_consumed_ac, mh.voltage),
             *(vh.vehicle_ids, vh.ts, vh.soc, vh.kwh_delivered_dc, vh.battery_temp),
             *(ml.meter_ids, ml.ts, ml.kwh_consumed_ac, ml.voltage),
             *(vl.vehicle_ids, vl.ts, vl.soc, vl.kwh_delivered_dc, vl.battery_temp),
         )
+        assert added is not None  # a SELECT without FROM has its one row
+        return Added(meters=added["meters"], vehicles=added["vehicles"])
+
+    async def roll_fleet_window(self, start: datetime) -> bool:
+        """Move the fleet's 24-hour window on to ``[start, start + 24 h)`` (sql/005); False
+        when it is there already."""
+        rolled = await self._call(self._pool.fetchval, "SELECT roll_fleet_window($1)", start)
+        return rolled is True
 
     async def write_each(self, readings: Iterable[Reading]) -> None:
         """The original service's way, kept only as the benchmark's baseline: per reading one
@@ -302,6 +359,27 @@ class Store:
             " FROM vehicle_latest WHERE vehicle_id = $1",
             vehicle_id,
         )
+
+    async def fleet_summary(self) -> dict[str, Any]:
+        row = await self._call(self._pool.fetchrow, fleet.SUMMARY_SQL)
+        assert row is not None  # aggregates without GROUP BY have their one row
+        return dict(row)
+
+    async def fleet_list(self, query: fleet.ListQuery) -> dict[str, Any]:
+        sql, args = fleet.list_sql(query)
+        rows = await self._call(self._pool.fetch, sql, *args)
+        # The window comes with the rows (one snapshot); an empty page asks for it alone.
+        start = (
+            rows[0]["window_start"]
+            if rows
+            else await self._call(self._pool.fetchval, "SELECT start FROM fleet_window")
+        )
+        return fleet.page_wire(query, [dict(row) for row in rows], fleet.FleetWindow(start))
+
+    async def hourly(self, vehicle_id: str, first: datetime, last: datetime) -> fleet.Hourly | None:
+        """Hour by hour from ``first`` to ``last`` (hour starts), or None without a link."""
+        rows = await self._call(self._pool.fetch, fleet.HOURLY_SQL, vehicle_id, first, last)
+        return fleet.hourly_of(vehicle_id, [dict(row) for row in rows])
 
     async def performance(
         self, vehicle_id: str, start: datetime, end: datetime

@@ -17,12 +17,13 @@ from functools import partial
 
 import trio
 
-from daemon import maintenance, parent_link, serve, signals, writer
+from daemon import maintenance, parent_link, sampler, serve, signals, window_roll, writer
 from daemon.config import Config
 from daemon.embedded import open_embedded
 from daemon.health import not_ready_reason
 from daemon.http_app import AppHandles, create_app
 from daemon.intake import Ingest, Intake
+from daemon.metrics import Metrics
 from daemon.reference_paths import Discard, PerReading
 from daemon.store import Store, open_store
 
@@ -58,10 +59,12 @@ async def run(
     config: Config,
     *,
     parent: trio.abc.ReceiveStream | None = None,
+    worker: int = 0,
     task_status: trio.TaskStatus[Running] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Serve until the stop event. ``parent`` is given when this is one of several worker
-    processes: its pipe from the parent process, and the port is shared with the others."""
+    processes, the ``worker``-th: its pipe from the parent process, and the port is shared
+    with the others."""
     if parent is None:
         log.info("starting", extra={"config": config.describe()})
     stop = trio.Event()
@@ -79,8 +82,13 @@ async def run(
             if parent is not None:
                 await background.start(parent_link.run, parent, stop)
             await background.start(maintenance.run, store)
+            await background.start(window_roll.run, store)
             to_writers, writer_inboxes = Intake.open_inboxes(config.shards, config.queue_readings)
             intake = Intake(to_writers, config.queue_readings)
+            metrics = Metrics(worker=worker, workers=1 if parent is None else config.worker_count)
+            await background.start(
+                sampler.run, metrics, intake.queue_depths, lambda: intake.committed
+            )
             states = [writer.WriterState(shard) for shard in range(config.shards)]
             async with trio.open_nursery() as writers:
                 for state, inbox in zip(states, writer_inboxes, strict=True):
@@ -90,6 +98,7 @@ async def run(
                             inbox,
                             store,
                             state,
+                            metrics,
                             linger_s=config.linger_ms / 1000,
                             max_batch=config.max_batch,
                         )
@@ -98,6 +107,7 @@ async def run(
                     AppHandles(
                         intake=_ingest(config, intake, store),
                         store=store,
+                        metrics=metrics,
                         not_ready_reason=partial(not_ready_reason, store, intake, states),
                         clock=_utc_now,
                         max_ahead=timedelta(seconds=config.clock_skew_s),

@@ -18,10 +18,10 @@ from daemon import cli, logs, supervisor
 from daemon.config import Config, from_wire
 
 
-async def _serve(config: Config) -> None:
+async def _serve(config: Config, index: int) -> None:
     parent = trio.lowlevel.FdStream(os.dup(sys.stdin.fileno()))
     async with trio.open_nursery() as nursery:
-        await nursery.start(partial(supervisor.run, config, parent=parent))
+        await nursery.start(partial(supervisor.run, config, parent=parent, worker=index))
         sys.stdout.write("ready\n")
         sys.stdout.flush()
 
@@ -30,7 +30,7 @@ def main() -> None:
     message = json.loads(sys.stdin.buffer.readline())
     config = from_wire(message["config"])
     logs.configure(config.log_level, worker=message["index"])
-    cli.run_logged(_serve, config)
+    cli.run_logged(partial(_serve, index=message["index"]), config)
 
 
 if __name__ == "__main__":

@@ -2,8 +2,9 @@
 
 Owns: the readings its shard received since its last commit (a ``ShardBatch``).
 Receives: ``Submission``s on its inbox, a bounded memory channel fed by the intake.
-Emits: one transaction per flush (history and latest state together), then tells every
-submission in it that it is committed (group commit); the waiting requests answer 201.
+Emits: one transaction per flush (history, rollups and latest state together), then tells
+every submission in it that it is committed (group commit); the waiting requests answer 201.
+Each commit and each retry is reported to the ``FlushObserver`` (the metrics).
 
 Group commit that never idles: a writer with nothing in flight commits what it holds at once;
 what arrives while a commit runs waits in the inbox and rides on the next one, so batches grow
@@ -27,7 +28,7 @@ from typing import Protocol
 
 import trio
 
-from daemon.coalesce import FlushRows, ShardBatch
+from daemon.coalesce import Added, FlushRows, ShardBatch
 from daemon.errors import StoreUnavailable
 from daemon.partitions import days_of
 from daemon.readings import Reading
@@ -56,7 +57,17 @@ class Sink(Protocol):
 
     async def ensure_partitions(self, days: set[date]) -> int: ...
 
-    async def write(self, rows: FlushRows) -> None: ...
+    async def write(self, rows: FlushRows) -> Added: ...
+
+
+class FlushObserver(Protocol):
+    """Where a writer reports its commits and retries (the metrics)."""
+
+    def committed(
+        self, meters: int, vehicles: int, added: Added, rows: int, seconds: float
+    ) -> None: ...
+
+    def retried(self) -> None: ...
 
 
 class WriterState:
@@ -72,6 +83,7 @@ async def run(
     inbox: trio.MemoryReceiveChannel[Submission],
     sink: Sink,
     state: WriterState,
+    observer: FlushObserver,
     *,
     linger_s: float,
     max_batch: int,
@@ -86,7 +98,7 @@ async def run(
             try:
                 closed = await _gather(inbox, batch, held, linger_s=linger_s, max_batch=max_batch)
                 if held:
-                    await _commit(sink, batch, state)
+                    await _commit(sink, batch, state, observer)
             except trio.Cancelled:
                 if held:
                     log.error(
@@ -136,16 +148,20 @@ def _take(batch: ShardBatch, held: list[Submission], sub: Submission) -> None:
     held.append(sub)
 
 
-async def _commit(sink: Sink, batch: ShardBatch, state: WriterState) -> None:
+async def _commit(
+    sink: Sink, batch: ShardBatch, state: WriterState, observer: FlushObserver
+) -> None:
     rows = batch.rows()
     days = days_of(rows.meter_history.ts) | days_of(rows.vehicle_history.ts)
     backoff = _BACKOFF_FIRST_S
     while True:
+        started = trio.current_time()
         try:
             await sink.ensure_partitions(days)
-            await sink.write(rows)
+            added = await sink.write(rows)
         except StoreUnavailable as error:
             state.retrying = True
+            observer.retried()
             log.warning(
                 "database unavailable; retrying the flush",
                 extra={"shard": state.shard, "error": str(error), "retry_in_s": backoff},
@@ -154,4 +170,11 @@ async def _commit(sink: Sink, batch: ShardBatch, state: WriterState) -> None:
             backoff = min(backoff * 2, _BACKOFF_MAX_S)
             continue
         state.retrying = False
+        observer.committed(
+            batch.meters_received,
+            batch.vehicles_received,
+            added,
+            len(batch),
+            trio.current_time() - started,
+        )
         return

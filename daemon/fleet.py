@@ -1,0 +1,381 @@
+"""The fleet views (API.md, "Fleet views"): their query parameters, their SQL and their wire form.
+
+Synchronous and free of I/O: the store runs what this builds. The lists read the views of
+sql/005 (one row per device, its 24-hour sums kept by the writers), so a page costs a join of
+tables the size of the fleet and never an aggregation over history. Pages are keyset pages:
+the cursor holds the last row's sort key, so a page deep in the list costs what the first one
+does, and rows inserted meanwhile shift nothing.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Final
+
+from daemon.readings import InvalidInput, Problem
+from daemon.views import rfc3339
+
+WINDOW: Final = timedelta(hours=24)
+_LIMIT_DEFAULT: Final = 100
+_LIMIT_MAX: Final = 500
+_Q_MAX: Final = 64
+
+
+@dataclass(frozen=True, slots=True)
+class Kind:
+    """One list: its view, its id column, and the sort keys it offers (wire name to column)."""
+
+    view: str
+    key: str
+    sorts: Mapping[str, str]
+    nullable: frozenset[str] = frozenset()
+
+
+VEHICLES: Final = Kind(
+    "fleet_vehicles",
+    "vehicle_id",
+    {
+        "id": "vehicle_id",
+        "soc": "soc",
+        "batteryTemp": "battery_temp",
+        "lastSeen": "last_seen",
+        "efficiency": "efficiency",
+    },
+    frozenset({"efficiency"}),
+)
+METERS: Final = Kind(
+    "fleet_meters",
+    "meter_id",
+    {"id": "meter_id", "voltage": "voltage", "lastSeen": "last_seen"},
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ListQuery:
+    kind: Kind
+    limit: int
+    sort: str
+    descending: bool
+    q: str | None
+    alerts_only: bool
+    after: tuple[bool, str, str] | None
+    """The cursor: the last row's (sort value is null, sort value as text, id)."""
+
+
+def _invalid(field: str, message: str) -> InvalidInput:
+    problem = Problem(field, message)
+    return InvalidInput(f"Invalid query: {problem.sentence()}.", [problem])
+
+
+def _limit(raw: str | None) -> int:
+    if raw is None:
+        return _LIMIT_DEFAULT
+    if not (raw.isascii() and raw.isdigit() and len(raw) <= 3 and 1 <= int(raw) <= _LIMIT_MAX):
+        raise _invalid("limit", f"must be a whole number from 1 to {_LIMIT_MAX}")
+    return int(raw)
+
+
+def _choice(raw: str | None, field: str, choices: list[str]) -> str:
+    if raw is None:
+        return choices[0]
+    if raw not in choices:
+        raise _invalid(field, "must be one of " + ", ".join(choices))
+    return raw
+
+
+def encode_cursor(sort: str, descending: bool, key: tuple[bool, str, str]) -> str:
+    raw = json.dumps([sort, descending, *key], separators=(",", ":")).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _cursor(raw: str | None, sort: str, descending: bool) -> tuple[bool, str, str] | None:
+    if raw is None:
+        return None
+    try:
+        decoded = json.loads(base64.urlsafe_b64decode(raw + "=" * (-len(raw) % 4)))
+    except (ValueError, binascii.Error):
+        decoded = None
+    match decoded:
+        case [str(), bool(), bool(null), str(value), str(last)] if decoded[:2] == [
+            sort,
+            descending,
+        ]:
+            return null, value, last
+        case [str(), bool(), bool(), str(), str()]:
+            raise _invalid("cursor", "belongs to another sort or order; start again without it")
+    raise _invalid("cursor", "must be a nextCursor of this list, unchanged")
+
+
+def parse_list_query(kind: Kind, args: Mapping[str, str]) -> ListQuery:
+    """The query string of a fleet list; a bad or unknown parameter is a 400 naming it."""
+    known = {"limit", "cursor", "sort", "order", "q", "alerts"}
+    for name in args:
+        if name not in known:
+            raise _invalid(name, "is not a parameter of this list: " + ", ".join(sorted(known)))
+    sort = _choice(args.get("sort"), "sort", list(kind.sorts))
+    descending = _choice(args.get("order"), "order", ["asc", "desc"]) == "desc"
+    q = args.get("q")
+    if q is not None and not 1 <= len(q) <= _Q_MAX:
+        raise _invalid("q", f"must be 1 to {_Q_MAX} characters")
+    alerts = _choice(args.get("alerts"), "alerts", ["false", "true"]) == "true"
+    return ListQuery(
+        kind=kind,
+        limit=_limit(args.get("limit")),
+        sort=sort,
+        descending=descending,
+        q=q,
+        alerts_only=alerts,
+        after=_cursor(args.get("cursor"), sort, descending),
+    )
+
+
+def list_sql(query: ListQuery) -> tuple[str, list[Any]]:
+    """One statement: the page (one row more than asked, to know whether another follows), each
+    row with its sort key as text for the next cursor, and the filtered total."""
+    kind = query.kind
+    column = kind.sorts[query.sort]
+    direction = "DESC" if query.descending else "ASC"
+    compare = "<" if query.descending else ">"
+    args: list[Any] = [query.q, query.alerts_only, query.limit + 1]
+    order = f"{column} {direction}, {kind.key} {direction}"
+    null, value = "false", column
+    keyset = "true"
+    if query.sort in kind.nullable:
+        # Nulls last in either order, then ordered by id like the rest.
+        null, value = f"({column} IS NULL)", f"coalesce({column}, 0)"
+        order = f"{null}, {value} {direction}, {kind.key} {direction}"
+    if query.after is not None:
+        is_null, after_value, after_key = query.after
+        args += [after_value, after_key]
+        keyset = (
+            f"({value} {compare} $4::{_type(column)}"
+            f" OR ({value} = $4::{_type(column)} AND {kind.key} {compare} $5))"
+        )
+        if query.sort in kind.nullable:
+            args.append(is_null)
+            keyset = f"({null} > $6 OR ({null} = $6 AND {keyset}))"
+    sql = f"""
+WITH listed AS (
+    SELECT *, {null} AS sort_null, {value}::text AS sort_value FROM {kind.view}
+    WHERE ($1::text IS NULL OR strpos(lower({kind.key}), lower($1)) > 0)
+      AND (NOT $2 OR cardinality(alerts) > 0)
+)
+SELECT *, (SELECT count(*) FROM listed) AS total,
+       (SELECT start FROM fleet_window) AS window_start
+FROM listed
+WHERE {keyset}
+ORDER BY {order}
+LIMIT $3
+"""
+    return sql, args
+
+
+def _type(column: str) -> str:
+    return {
+        "last_seen": "timestamptz",
+        "efficiency": "numeric",
+        "vehicle_id": "text",
+        "meter_id": "text",
+    }.get(column, "float8")
+
+
+@dataclass(frozen=True, slots=True)
+class FleetWindow:
+    """The hour-aligned window of the lists' 24-hour figures: ``[start, start + 24 h)``."""
+
+    start: datetime
+
+    @property
+    def end(self) -> datetime:
+        return self.start + WINDOW
+
+    def wire(self) -> dict[str, str]:
+        return {"windowStart": rfc3339(self.start), "windowEnd": rfc3339(self.end)}
+
+
+def ratio(dc_kwh: float, ac_kwh: float) -> float | None:
+    """DC over AC, unrounded; None when no AC was consumed (API.md, analytics)."""
+    return None if ac_kwh == 0 else dc_kwh / ac_kwh
+
+
+def _vehicle_item(row: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "vehicleId": row["vehicle_id"],
+        "meterId": row["meter_id"],
+        "soc": row["soc"],
+        "batteryTemp": row["battery_temp"],
+        "kwhDeliveredDc": row["kwh_delivered_dc"],
+        "lastSeen": rfc3339(row["last_seen"]),
+        "dcKwh24h": float(row["dc_kwh"]),
+        "acKwh24h": float(row["ac_kwh"]),
+        "efficiency24h": ratio(float(row["dc_kwh"]), float(row["ac_kwh"])),
+        "alerts": list(row["alerts"]),
+    }
+
+
+def _meter_item(row: Mapping[str, Any]) -> dict[str, Any]:
+    return {
+        "meterId": row["meter_id"],
+        "voltage": row["voltage"],
+        "kwhConsumedAc": row["kwh_consumed_ac"],
+        "lastSeen": rfc3339(row["last_seen"]),
+        "acKwh24h": float(row["ac_kwh"]),
+        "alerts": list(row["alerts"]),
+    }
+
+
+def page_wire(
+    query: ListQuery, rows: list[Mapping[str, Any]], window: FleetWindow
+) -> dict[str, Any]:
+    """The page as API.md shapes it; ``rows`` is what ``list_sql`` selected."""
+    shown = rows[: query.limit]
+    more = len(rows) > query.limit
+    item = _vehicle_item if query.kind is VEHICLES else _meter_item
+    last = shown[-1] if shown else None
+    return {
+        "items": [item(row) for row in shown],
+        "total": rows[0]["total"] if rows else 0,
+        "nextCursor": (
+            encode_cursor(
+                query.sort,
+                query.descending,
+                (last["sort_null"], last["sort_value"], last[query.kind.key]),
+            )
+            if more and last is not None
+            else None
+        ),
+        **window.wire(),
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class Hour:
+    start: datetime
+    ac_kwh: float
+    dc_kwh: float
+    avg_battery_temp: float | None
+    vehicle_readings: int
+    meter_readings: int
+
+    def wire(self) -> dict[str, Any]:
+        return {
+            "hourStart": rfc3339(self.start),
+            "totalEnergyConsumedAc": self.ac_kwh,
+            "totalEnergyDeliveredDc": self.dc_kwh,
+            "efficiencyRatio": ratio(self.dc_kwh, self.ac_kwh),
+            "avgBatteryTemp": self.avg_battery_temp,
+            "vehicleReadings": self.vehicle_readings,
+            "meterReadings": self.meter_readings,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class Hourly:
+    vehicle_id: str
+    meter_id: str
+    hours: list[Hour]
+
+    def wire(self) -> dict[str, Any]:
+        return {
+            "vehicleId": self.vehicle_id,
+            "meterId": self.meter_id,
+            "hours": [hour.wire() for hour in self.hours],
+        }
+
+
+def hour_floor(moment: datetime) -> datetime:
+    return moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+
+
+def window_start(now: datetime) -> datetime:
+    """The fleet window that holds ``now``: this hour and the 23 before it."""
+    return hour_floor(now) - WINDOW + timedelta(hours=1)
+
+
+SUMMARY_SQL: Final = """
+SELECT now() AS as_of, (SELECT start FROM fleet_window) AS window_start,
+       v.*, m.*, (SELECT count(*) FROM vehicle_meter_links) AS links,
+       (SELECT coalesce(sum(dc_kwh), 0) FROM vehicle_window)::float8 AS dc_kwh,
+       (SELECT coalesce(sum(ac_kwh), 0) FROM meter_window)::float8 AS ac_kwh
+FROM (SELECT count(*) AS vehicles,
+             count(*) FILTER (WHERE last_seen > now() - interval '2 minutes') AS v_reporting,
+             count(*) FILTER (WHERE last_seen < now() - interval '5 minutes') AS v_stale,
+             count(*) FILTER (WHERE kwh_delivered_dc > 0) AS charging,
+             count(*) FILTER (WHERE cardinality(alerts) > 0) AS v_alerts
+      FROM fleet_vehicles) AS v,
+     (SELECT count(*) AS meters,
+             count(*) FILTER (WHERE last_seen > now() - interval '2 minutes') AS m_reporting,
+             count(*) FILTER (WHERE last_seen < now() - interval '5 minutes') AS m_stale,
+             count(*) FILTER (WHERE cardinality(alerts) > 0) AS m_alerts
+      FROM fleet_meters) AS m
+"""
+
+
+def summary_wire(row: Mapping[str, Any], engine: Mapping[str, Any]) -> dict[str, Any]:
+    """The summary as API.md shapes it, from ``SUMMARY_SQL``'s row and the engine's figures."""
+    window = FleetWindow(row["window_start"])
+    return {
+        "asOf": rfc3339(row["as_of"]),
+        "vehicles": {
+            "total": row["vehicles"],
+            "reporting": row["v_reporting"],
+            "stale": row["v_stale"],
+            "charging": row["charging"],
+            "alerts": row["v_alerts"],
+        },
+        "meters": {
+            "total": row["meters"],
+            "reporting": row["m_reporting"],
+            "stale": row["m_stale"],
+            "alerts": row["m_alerts"],
+        },
+        "links": row["links"],
+        "fleetEfficiency": {
+            **window.wire(),
+            "totalEnergyConsumedAc": row["ac_kwh"],
+            "totalEnergyDeliveredDc": row["dc_kwh"],
+            "efficiencyRatio": ratio(row["dc_kwh"], row["ac_kwh"]),
+        },
+        "engine": dict(engine),
+    }
+
+
+# One row per hour of ``[$2, $3]`` (hour starts) for the vehicle and its linked meter, from the
+# hourly rollups; no row at all without a link.
+HOURLY_SQL: Final = """
+SELECT l.meter_id, h.hour,
+       coalesce(v.dc_kwh, 0)::float8 AS dc_kwh, coalesce(m.ac_kwh, 0)::float8 AS ac_kwh,
+       (v.temp_sum / nullif(v.readings, 0))::float8 AS avg_temp,
+       coalesce(v.readings, 0) AS vehicle_readings, coalesce(m.readings, 0) AS meter_readings
+FROM vehicle_meter_links AS l
+CROSS JOIN generate_series($2::timestamptz, $3::timestamptz, interval '1 hour') AS h (hour)
+LEFT JOIN vehicle_hourly AS v ON v.vehicle_id = l.vehicle_id AND v.hour = h.hour
+LEFT JOIN meter_hourly AS m ON m.meter_id = l.meter_id AND m.hour = h.hour
+WHERE l.vehicle_id = $1
+ORDER BY h.hour
+"""
+
+
+def hourly_of(vehicle_id: str, rows: list[Mapping[str, Any]]) -> Hourly | None:
+    if not rows:
+        return None
+    return Hourly(
+        vehicle_id=vehicle_id,
+        meter_id=rows[0]["meter_id"],
+        hours=[
+            Hour(
+                start=row["hour"],
+                ac_kwh=row["ac_kwh"],
+                dc_kwh=row["dc_kwh"],
+                avg_battery_temp=row["avg_temp"],
+                vehicle_readings=row["vehicle_readings"],
+                meter_readings=row["meter_readings"],
+            )
+            for row in rows
+        ],
+    )
