@@ -30,6 +30,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
 
+import httpx
+
 from bench import ceiling, services, wrk
 from daemon.config import Config
 
@@ -302,16 +304,52 @@ def _load_history(url: str, mode: Mode, json_path: Path) -> Row:
     )
 
 
+_READS: Final = (
+    (
+        "analytics",
+        "GET /v1/analytics/performance/:vehicleId (random site)",
+        "/v1/analytics/performance/vehicle-%05d",
+    ),
+    (
+        "status",
+        "GET /v1/status/vehicle/:vehicleId (random site)",
+        "/v1/status/vehicle/vehicle-%05d",
+    ),
+    (
+        "hourly",
+        "GET /v1/analytics/performance/:vehicleId/hourly (random site, 24 h)",
+        "/v1/analytics/performance/vehicle-%05d/hourly",
+    ),
+    ("fleet_summary", "GET /v1/fleet/summary", "/v1/fleet/summary"),
+    (
+        "fleet_vehicles",
+        "GET /v1/fleet/vehicles sorted by efficiency, first page of 100",
+        "/v1/fleet/vehicles?sort=efficiency&order=desc",
+    ),
+)
+_DEEP_PAGE: Final = 50
+
+
+def _deep_page(url: str) -> str:
+    """The vehicles list sorted by efficiency, ``_DEEP_PAGE`` pages of 100 in."""
+    path = "/v1/fleet/vehicles?sort=efficiency&order=desc"
+    with httpx.Client(base_url=url, timeout=60) as http:
+        for _ in range(_DEEP_PAGE):
+            cursor = http.get(path).raise_for_status().json()["nextCursor"]
+            if cursor is None:
+                break
+            path = f"/v1/fleet/vehicles?sort=efficiency&order=desc&cursor={cursor}"
+    return path
+
+
 def _reads(url: str, mode: Mode) -> list[Row]:
+    deep = (
+        "fleet_vehicles_deep",
+        f"GET /v1/fleet/vehicles sorted by efficiency, page {_DEEP_PAGE + 1} of 100",
+        _deep_page(url),
+    )
     rows = []
-    for key, what, path in (
-        (
-            "analytics",
-            "GET /v1/analytics/performance/:vehicleId",
-            "/v1/analytics/performance/vehicle-%05d",
-        ),
-        ("status", "GET /v1/status/vehicle/:vehicleId", "/v1/status/vehicle/vehicle-%05d"),
-    ):
+    for key, what, path in (*_READS, deep):
         result = wrk.run(
             url,
             "reads.lua",
@@ -319,7 +357,7 @@ def _reads(url: str, mode: Mode) -> list[Row]:
             duration_s=mode.duration_s,
             args=(path, str(mode.history_sites)),
         )
-        row = _median_row(key, f"{what} (random site), {READ_CONNECTIONS} connections", [result], 1)
+        row = _median_row(key, f"{what}, {READ_CONNECTIONS} connections", [result], 1)
         row.what += f", with {mode.history_hours} h of history for {mode.history_sites:,} sites"
         rows.append(row)
     return rows
@@ -422,6 +460,10 @@ def _compare(rows: dict[str, Row], memory: dict[str, list[float]]) -> list[Compa
         Comparison("  as a share of COPY", _share(ratio("engine_batch_8", "db_copy")), "", None),
         _below("analytics p99", p99("analytics"), 10, _millis),
         _below("status p99", p99("status"), 10, _millis),
+        *(
+            _below(f"{key.replace('_', ' ')} p99", p99(key), 50, _millis)
+            for key in ("fleet_summary", "fleet_vehicles", "fleet_vehicles_deep", "hourly")
+        ),
         _below("peak memory of a daemon process", peak, 300, lambda mb: f"{mb:.0f} MB"),
         Comparison(
             "scaling 1 -> N workers, engine",

@@ -300,8 +300,8 @@ def window_start(now: datetime) -> datetime:
 SUMMARY_SQL: Final = """
 SELECT now() AS as_of, (SELECT start FROM fleet_window) AS window_start,
        v.*, m.*, (SELECT count(*) FROM vehicle_meter_links) AS links,
-       (SELECT coalesce(sum(dc_kwh), 0) FROM vehicle_window)::float8 AS dc_kwh,
-       (SELECT coalesce(sum(ac_kwh), 0) FROM meter_window)::float8 AS ac_kwh
+       (SELECT coalesce(sum(dc_kwh), 0) FROM vehicle_window_now)::float8 AS dc_kwh,
+       (SELECT coalesce(sum(ac_kwh), 0) FROM meter_window_now)::float8 AS ac_kwh
 FROM (SELECT count(*) AS vehicles,
              count(*) FILTER (WHERE last_seen > now() - interval '2 minutes') AS v_reporting,
              count(*) FILTER (WHERE last_seen < now() - interval '5 minutes') AS v_stale,
@@ -346,7 +346,7 @@ def summary_wire(row: Mapping[str, Any], engine: Mapping[str, Any]) -> dict[str,
 
 
 # One row per hour of ``[$2, $3]`` (hour starts) for the vehicle and its linked meter, from the
-# hourly rollups; no row at all without a link.
+# hourly rollups as of now (pending changes included); no row at all without a link.
 HOURLY_SQL: Final = """
 SELECT l.meter_id, h.hour,
        coalesce(v.dc_kwh, 0)::float8 AS dc_kwh, coalesce(m.ac_kwh, 0)::float8 AS ac_kwh,
@@ -354,8 +354,8 @@ SELECT l.meter_id, h.hour,
        coalesce(v.readings, 0) AS vehicle_readings, coalesce(m.readings, 0) AS meter_readings
 FROM vehicle_meter_links AS l
 CROSS JOIN generate_series($2::timestamptz, $3::timestamptz, interval '1 hour') AS h (hour)
-LEFT JOIN vehicle_hourly AS v ON v.vehicle_id = l.vehicle_id AND v.hour = h.hour
-LEFT JOIN meter_hourly AS m ON m.meter_id = l.meter_id AND m.hour = h.hour
+LEFT JOIN vehicle_hourly_now AS v ON v.vehicle_id = l.vehicle_id AND v.hour = h.hour
+LEFT JOIN meter_hourly_now AS m ON m.meter_id = l.meter_id AND m.hour = h.hour
 WHERE l.vehicle_id = $1
 ORDER BY h.hour
 """

@@ -90,23 +90,34 @@ def _changes(key: str, sums: dict[str, str]) -> str:
     )
 
 
-def _rollups(kind: str, key: str, sums: dict[str, str]) -> str:
-    """The hourly and window rollups of one kind, fed by the changes its history CTE returns:
-    rows in key order (no deadlocks between writers), additions under the row's lock (exact
-    however many writers add to one device at once)."""
+def _pending(kind: str, key: str, sums: dict[str, str]) -> str:
+    """A flush appends its changes to the kind's pending table (sql/005): an insert without
+    index or lock, the cheapest way to keep the rollups exact in the flush's own statement."""
+    columns = ", ".join((key, "hour", *sums, "readings"))
+    return f"""
+{kind}_pending AS (
+    INSERT INTO {kind}_hourly_pending ({columns}) SELECT {columns} FROM {kind}_changes
+)"""
+
+
+def _fold(kind: str, key: str, sums: dict[str, str]) -> str:
+    """Pending changes of one kind taken out and added to its hourly and window rollups, a
+    device's readings of an hour in one update: rows in key order (no deadlocks between
+    folds), additions under the row's lock (exact whoever else adds to the row)."""
     columns = (*sums, "readings")
     names = ", ".join(columns)
     totals = ", ".join(f"sum({c})" for c in columns)
     add = ", ".join(f"{c} = t.{c} + EXCLUDED.{c}" for c in columns)
     return f"""
+{kind}_taken AS (DELETE FROM {kind}_hourly_pending RETURNING *),
 {kind}_hourly AS (
     INSERT INTO {kind}_hourly AS t ({key}, hour, {names})
-    SELECT {key}, hour, {totals} FROM {kind}_changes GROUP BY {key}, hour ORDER BY {key}, hour
+    SELECT {key}, hour, {totals} FROM {kind}_taken GROUP BY {key}, hour ORDER BY {key}, hour
     ON CONFLICT ({key}, hour) DO UPDATE SET {add}
 ),
 {kind}_window AS (
     INSERT INTO {kind}_window AS t ({key}, {names})
-    SELECT {key}, {totals} FROM {kind}_changes, fleet
+    SELECT {key}, {totals} FROM {kind}_taken, fleet
     WHERE hour >= fleet.start AND hour < fleet.start + interval '24 hours'
     GROUP BY {key} ORDER BY {key}
     ON CONFLICT ({key}) DO UPDATE SET {add}
@@ -136,24 +147,31 @@ WHERE EXCLUDED.ts >= l.ts
 """
 
 
-# A flush is ONE statement, its parts as data-modifying CTEs: history, rollups and latest state
-# commit together (a statement is atomic) in one round trip, with no BEGIN and COMMIT around
-# it. Empty columns unnest to no rows. The rows arrive sorted by key, so that concurrent
-# flushes lock rows in one order. The fleet window's row is read FOR KEY SHARE, so that
-# ``roll_fleet_window`` (sql/005) cannot move it while a flush adds to the window. The result
-# is how many history rows each kind added; the other rows replaced stored ones.
+# A flush is ONE statement, its parts as data-modifying CTEs: history, the rollups' pending
+# changes and latest state commit together (a statement is atomic) in one round trip, with no
+# BEGIN and COMMIT around it. Empty columns unnest to no rows. The rows arrive sorted by key,
+# so that concurrent flushes lock rows in one order. The result is how many history rows each
+# kind added; the other rows replaced stored ones.
 _METER_SUMS: Final = {"ac_kwh": "kwh_consumed_ac"}
 _VEHICLE_SUMS: Final = {"dc_kwh": "kwh_delivered_dc", "temp_sum": "battery_temp"}
 _FLUSH: Final = f"""
-WITH fleet AS (SELECT start FROM fleet_window FOR KEY SHARE),
-meter_changes AS ({_meter_history(1, _changes("meter_id", _METER_SUMS))}),
+WITH meter_changes AS ({_meter_history(1, _changes("meter_id", _METER_SUMS))}),
 vehicle_changes AS ({_vehicle_history(5, _changes("vehicle_id", _VEHICLE_SUMS))}),
-{_rollups("meter", "meter_id", _METER_SUMS)},
-{_rollups("vehicle", "vehicle_id", _VEHICLE_SUMS)},
+{_pending("meter", "meter_id", _METER_SUMS)},
+{_pending("vehicle", "vehicle_id", _VEHICLE_SUMS)},
 meter_latest AS ({_meter_latest(10)}),
 vehicle_latest AS ({_vehicle_latest(14)})
 SELECT (SELECT coalesce(sum(readings), 0) FROM meter_changes)::int AS meters,
        (SELECT coalesce(sum(readings), 0) FROM vehicle_changes)::int AS vehicles
+"""
+# The fold, one statement too. It reads the window's row FOR KEY SHARE, so that
+# ``roll_fleet_window`` (sql/005) cannot move the window while a fold adds to it. Returns how
+# many pending changes it took.
+_FOLD: Final = f"""
+WITH fleet AS (SELECT start FROM fleet_window FOR KEY SHARE),
+{_fold("meter", "meter_id", _METER_SUMS)},
+{_fold("vehicle", "vehicle_id", _VEHICLE_SUMS)}
+SELECT (SELECT count(*) FROM meter_taken) + (SELECT count(*) FROM vehicle_taken)
 """
 _METER_HISTORY: Final = _meter_history(1)
 _VEHICLE_HISTORY: Final = _vehicle_history(1)
@@ -274,7 +292,8 @@ class Store:
     # --- writes ---------------------------------------------------------------------------
 
     async def write(self, rows: FlushRows) -> Added:
-        """History, rollups and latest state of one flush, in ONE transaction: all or none."""
+        """History, rollup changes and latest state of one flush, in ONE transaction: all or
+        none."""
         return await self._call(self._write, rows)
 
     async def _write(self, rows: FlushRows) -> Added:
@@ -289,6 +308,11 @@ class Store:
         )
         assert added is not None  # a SELECT without FROM has its one row
         return Added(meters=added["meters"], vehicles=added["vehicles"])
+
+    async def fold_rollups(self) -> int:
+        """Move pending rollup changes into the rollups; returns how many it took."""
+        taken = await self._call(self._pool.fetchval, _FOLD)
+        return int(taken)
 
     async def roll_fleet_window(self, start: datetime) -> bool:
         """Move the fleet's 24-hour window on to ``[start, start + 24 h)`` (sql/005); False

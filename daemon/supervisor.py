@@ -17,7 +17,16 @@ from functools import partial
 
 import trio
 
-from daemon import maintenance, parent_link, sampler, serve, signals, window_roll, writer
+from daemon import (
+    maintenance,
+    parent_link,
+    rollup_fold,
+    sampler,
+    serve,
+    signals,
+    window_roll,
+    writer,
+)
 from daemon.config import Config
 from daemon.embedded import open_embedded
 from daemon.health import not_ready_reason
@@ -83,6 +92,7 @@ async def run(
                 await background.start(parent_link.run, parent, stop)
             await background.start(maintenance.run, store)
             await background.start(window_roll.run, store)
+            await background.start(rollup_fold.run, store)
             to_writers, writer_inboxes = Intake.open_inboxes(config.shards, config.queue_readings)
             intake = Intake(to_writers, config.queue_readings)
             metrics = Metrics(worker=worker, workers=1 if parent is None else config.worker_count)

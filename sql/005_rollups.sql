@@ -1,11 +1,16 @@
--- Rollups for the fleet views, kept current by the writers in the statement of each flush.
+-- Rollups for the fleet views, exact at every moment.
 --
 -- Per device and UTC hour: the energy, the temperature sum and the number of stored readings.
--- A flush adds what changed (RETURNING old and new of the history upsert): a new reading adds
--- its values and 1, a replacing one adds new minus old and 0. Sums are numeric, so that adding
--- and taking away is exact and the rollups always equal the sums of the stored history
--- (float8 addition depends on its order; numeric does not). Every unique key contains the
--- device id, like the history's.
+-- Each flush records, in its own statement, what it changed (RETURNING old and new of the
+-- history upsert): a new reading adds its values and 1, a replacing one adds new minus old
+-- and 0. It appends those changes to *_hourly_pending, a table without indexes, which costs a
+-- flush far less than updating the rollups row by row; a fold (every second) moves pending
+-- changes into *_hourly and *_window, many readings of a device and hour in one update, and
+-- deletes them in the same transaction. Reads go through the *_now views, which add the
+-- pending changes to the folded sums in one snapshot: a change is always in exactly one of
+-- the two. Sums are numeric, so that adding and taking away is exact and the rollups always
+-- equal the sums of the stored history (float8 addition depends on its order; numeric does
+-- not). Every unique key contains the device id, like the history's.
 CREATE TABLE meter_hourly (
     meter_id text        NOT NULL,
     hour     timestamptz NOT NULL,
@@ -23,10 +28,25 @@ CREATE TABLE vehicle_hourly (
     PRIMARY KEY (vehicle_id, hour)
 ) WITH (fillfactor = 70);
 
+CREATE TABLE meter_hourly_pending (
+    meter_id text        NOT NULL,
+    hour     timestamptz NOT NULL,
+    ac_kwh   numeric     NOT NULL,
+    readings integer     NOT NULL
+) WITH (autovacuum_vacuum_scale_factor = 0, autovacuum_vacuum_threshold = 10000);
+
+CREATE TABLE vehicle_hourly_pending (
+    vehicle_id text        NOT NULL,
+    hour       timestamptz NOT NULL,
+    dc_kwh     numeric     NOT NULL,
+    temp_sum   numeric     NOT NULL,
+    readings   integer     NOT NULL
+) WITH (autovacuum_vacuum_scale_factor = 0, autovacuum_vacuum_threshold = 10000);
+
 -- The fleet's 24-hour window: the hour-aligned [start, start + 24 h), one row. Per device the
 -- *_window tables hold the sums over exactly that window, so that a fleet list is a join of
--- four tables of one row per device, never an aggregation over hours or history. Writers add
--- to them what falls inside the window; roll_fleet_window moves it on at each hour.
+-- four tables of one row per device, never an aggregation over hours or history. The fold
+-- adds to them what falls inside the window; roll_fleet_window moves it on at each hour.
 CREATE TABLE fleet_window (
     only_row boolean     PRIMARY KEY DEFAULT true CHECK (only_row),
     start    timestamptz NOT NULL
@@ -64,10 +84,11 @@ INSERT INTO vehicle_window
 SELECT vehicle_id, sum(dc_kwh), sum(temp_sum), sum(readings) FROM vehicle_hourly, fleet_window
 WHERE hour >= start AND hour < start + interval '24 hours' GROUP BY vehicle_id;
 
--- Move the window on to [new_start, new_start + 24 h). Writers read the window's row FOR SHARE
--- before they add to a *_window row, and this locks it FOR UPDATE first: a flush either
+-- Move the window on to [new_start, new_start + 24 h). The fold reads the window's row FOR KEY
+-- SHARE before it adds to a *_window row, and this locks it FOR UPDATE first: a fold either
 -- committed before (and the statements below, each with a fresh snapshot, see its hourly
--- sums) or waits and then sees the new start. Either way each reading is counted once. Returns
+-- sums) or waits and then sees the new start. Either way each change is counted once; pending
+-- changes are in neither table and the *_now views place them by the window's start. Returns
 -- false when the window is already there (several workers roll it at once).
 CREATE FUNCTION roll_fleet_window(new_start timestamptz) RETURNS boolean
 LANGUAGE plpgsql AS $$
@@ -119,6 +140,40 @@ BEGIN
 END
 $$;
 
+-- The rollups as of this snapshot: folded sums plus the changes still pending.
+CREATE VIEW meter_hourly_now AS
+SELECT meter_id, hour, sum(ac_kwh) AS ac_kwh, sum(readings)::integer AS readings
+FROM (SELECT meter_id, hour, ac_kwh, readings FROM meter_hourly
+      UNION ALL
+      SELECT meter_id, hour, ac_kwh, readings FROM meter_hourly_pending) AS u
+GROUP BY meter_id, hour;
+
+CREATE VIEW vehicle_hourly_now AS
+SELECT vehicle_id, hour, sum(dc_kwh) AS dc_kwh, sum(temp_sum) AS temp_sum,
+       sum(readings)::integer AS readings
+FROM (SELECT vehicle_id, hour, dc_kwh, temp_sum, readings FROM vehicle_hourly
+      UNION ALL
+      SELECT vehicle_id, hour, dc_kwh, temp_sum, readings FROM vehicle_hourly_pending) AS u
+GROUP BY vehicle_id, hour;
+
+CREATE VIEW meter_window_now AS
+SELECT meter_id, sum(ac_kwh) AS ac_kwh, sum(readings)::integer AS readings
+FROM (SELECT meter_id, ac_kwh, readings FROM meter_window
+      UNION ALL
+      SELECT p.meter_id, p.ac_kwh, p.readings FROM meter_hourly_pending AS p, fleet_window AS f
+      WHERE p.hour >= f.start AND p.hour < f.start + interval '24 hours') AS u
+GROUP BY meter_id;
+
+CREATE VIEW vehicle_window_now AS
+SELECT vehicle_id, sum(dc_kwh) AS dc_kwh, sum(temp_sum) AS temp_sum,
+       sum(readings)::integer AS readings
+FROM (SELECT vehicle_id, dc_kwh, temp_sum, readings FROM vehicle_window
+      UNION ALL
+      SELECT p.vehicle_id, p.dc_kwh, p.temp_sum, p.readings
+      FROM vehicle_hourly_pending AS p, fleet_window AS f
+      WHERE p.hour >= f.start AND p.hour < f.start + interval '24 hours') AS u
+GROUP BY vehicle_id;
+
 -- The fleet lists, alert rules included (API.md, "Fleet views"), so that the list, its
 -- filter and the summary's counts apply one definition. A device is listed once it reported.
 CREATE VIEW fleet_vehicles AS
@@ -134,9 +189,9 @@ SELECT l.vehicle_id, k.meter_id, l.soc, l.battery_temp, l.kwh_delivered_dc, l.ts
            CASE WHEN l.battery_temp > 45 THEN 'battery_hot' END
        ], NULL) AS alerts
 FROM vehicle_latest AS l
-LEFT JOIN vehicle_window AS w ON w.vehicle_id = l.vehicle_id
+LEFT JOIN vehicle_window_now AS w ON w.vehicle_id = l.vehicle_id
 LEFT JOIN vehicle_meter_links AS k ON k.vehicle_id = l.vehicle_id
-LEFT JOIN meter_window AS mw ON mw.meter_id = k.meter_id;
+LEFT JOIN meter_window_now AS mw ON mw.meter_id = k.meter_id;
 
 CREATE VIEW fleet_meters AS
 SELECT l.meter_id, l.voltage, l.kwh_consumed_ac, l.ts AS last_seen,
@@ -148,4 +203,4 @@ SELECT l.meter_id, l.voltage, l.kwh_consumed_ac, l.ts AS last_seen,
            CASE WHEN l.voltage = 0 THEN 'outage' END
        ], NULL) AS alerts
 FROM meter_latest AS l
-LEFT JOIN meter_window AS w ON w.meter_id = l.meter_id;
+LEFT JOIN meter_window_now AS w ON w.meter_id = l.meter_id;

@@ -45,6 +45,10 @@ def _rows(engine_single: float, p99_ms: float) -> dict[str, cli.Row]:
         "stack1_single_64": 1_100.0,
         "analytics": 500.0,
         "status": 900.0,
+        "hourly": 400.0,
+        "fleet_summary": 50.0,
+        "fleet_vehicles": 60.0,
+        "fleet_vehicles_deep": 60.0,
     }
     return {
         key: cli.Row(key, key, "wrk", rate, p50_ms=p99_ms / 2, p99_ms=p99_ms)
@@ -68,6 +72,8 @@ def test_targets_are_met_only_when_the_figures_meet_them() -> None:
     assert missed_verdicts["as a share of the stack's ceiling (same workers)"] is False
     assert missed_verdicts["p99"] is False
     assert missed_verdicts["analytics p99"] is False
+    assert verdicts["fleet vehicles deep p99"] is True
+    assert missed_verdicts["fleet vehicles deep p99"] is False
     assert missed_verdicts["peak memory of a daemon process"] is False
 
 

@@ -1,5 +1,6 @@
 -- GET a path for a random site of the load generator's fleet: the first script argument is a
--- format with one %05d for the site number, the second the number of sites.
+-- format with one %05d for the site number (a path without one is fetched as it is), the
+-- second the number of sites.
 local path = "/v1/status/vehicle/vehicle-%05d"
 local sites = 10000
 

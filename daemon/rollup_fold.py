@@ -1,0 +1,41 @@
+"""Pending rollup changes are folded into the rollups about once a second (sql/005).
+
+Owns nothing but its timer. Flushes append what they changed to the pending tables, cheaply;
+this moves those changes into the hourly and window rollups, where many readings of one
+device and hour become one update. Reads see folded and pending changes alike, so how often
+this runs changes only the size of the pending tables, never an answer. A database outage
+is logged and retried on the next round. Every worker runs one; two folds never take the
+same change.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Protocol
+
+import trio
+
+from daemon.errors import StoreUnavailable
+
+log = logging.getLogger(__name__)
+
+
+class Folder(Protocol):
+    async def fold_rollups(self) -> int: ...
+
+
+async def run(
+    folder: Folder,
+    *,
+    interval_s: float = 1.0,
+    task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    task_status.started()
+    while True:
+        await trio.sleep(interval_s)
+        try:
+            await folder.fold_rollups()
+        except StoreUnavailable as error:
+            log.warning(
+                "rollup fold failed; next try in %.0f s", interval_s, extra={"error": str(error)}
+            )
