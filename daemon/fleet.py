@@ -12,7 +12,8 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Mapping
+import math
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
@@ -63,8 +64,8 @@ class ListQuery:
     descending: bool
     q: str | None
     alerts_only: bool
-    after: tuple[bool, str, str] | None
-    """The cursor: the last row's (sort value is null, sort value as text, id)."""
+    after: tuple[bool, float | datetime | str, str] | None
+    """The cursor: the last row's (sort value is null, sort value, id)."""
 
 
 def _invalid(field: str, message: str) -> InvalidInput:
@@ -93,7 +94,25 @@ def encode_cursor(sort: str, descending: bool, key: tuple[bool, str, str]) -> st
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def _cursor(raw: str | None, sort: str, descending: bool) -> tuple[bool, str, str] | None:
+def _sort_value(column: str, text: str) -> float | datetime | str:
+    """A cursor's sort value, from the text PostgreSQL gave it back to its column's type."""
+    kind = _type(column)
+    if kind == "float8":
+        number = float(text)
+        if not math.isfinite(number):
+            raise ValueError(text)
+        return number
+    if kind == "timestamptz":
+        moment = datetime.fromisoformat(text)
+        if moment.tzinfo is None:
+            raise ValueError(text)
+        return moment
+    return text
+
+
+def _cursor(
+    raw: str | None, kind: Kind, sort: str, descending: bool
+) -> tuple[bool, float | datetime | str, str] | None:
     if raw is None:
         return None
     try:
@@ -101,12 +120,20 @@ def _cursor(raw: str | None, sort: str, descending: bool) -> tuple[bool, str, st
     except (ValueError, binascii.Error):
         decoded = None
     match decoded:
-        case [str(), bool(), bool(null), str(value), str(last)] if decoded[:2] == [
-            sort,
-            descending,
-        ]:
-            return null, value, last
-        case [str(), bool(), bool(), str(), str()]:
+        case [str(), bool(), bool(null), str(text), str(last)] if (
+            decoded[:2]
+            == [
+                sort,
+                descending,
+            ]
+            and "\x00" not in text + last
+            and (null is False or sort in kind.nullable)
+        ):
+            try:
+                return null, _sort_value(kind.sorts[sort], text), last
+            except ValueError:
+                pass
+        case [str(), bool(), bool(), str(), str()] if decoded[:2] != [sort, descending]:
             raise _invalid("cursor", "belongs to another sort or order; start again without it")
     raise _invalid("cursor", "must be a nextCursor of this list, unchanged")
 
@@ -120,8 +147,8 @@ def parse_list_query(kind: Kind, args: Mapping[str, str]) -> ListQuery:
     sort = _choice(args.get("sort"), "sort", list(kind.sorts))
     descending = _choice(args.get("order"), "order", ["asc", "desc"]) == "desc"
     q = args.get("q")
-    if q is not None and not 1 <= len(q) <= _Q_MAX:
-        raise _invalid("q", f"must be 1 to {_Q_MAX} characters")
+    if q is not None and not (1 <= len(q) <= _Q_MAX and "\x00" not in q):
+        raise _invalid("q", f"must be 1 to {_Q_MAX} characters, none of them NUL")
     alerts = _choice(args.get("alerts"), "alerts", ["false", "true"]) == "true"
     return ListQuery(
         kind=kind,
@@ -130,7 +157,7 @@ def parse_list_query(kind: Kind, args: Mapping[str, str]) -> ListQuery:
         descending=descending,
         q=q,
         alerts_only=alerts,
-        after=_cursor(args.get("cursor"), sort, descending),
+        after=_cursor(args.get("cursor"), kind, sort, descending),
     )
 
 
@@ -159,26 +186,43 @@ def list_sql(query: ListQuery) -> tuple[str, list[Any]]:
         if query.sort in kind.nullable:
             args.append(is_null)
             keyset = f"({null} > $6 OR ({null} = $6 AND {keyset}))"
+    # The count runs over the filtered list before the keyset cuts it; the cursor's text is
+    # made for the page's rows only.
     sql = f"""
-WITH listed AS (
-    SELECT *, {null} AS sort_null, {value}::text AS sort_value FROM {kind.view}
-    WHERE ($1::text IS NULL OR strpos(lower({kind.key}), lower($1)) > 0)
-      AND (NOT $2 OR cardinality(alerts) > 0)
-)
-SELECT *, (SELECT count(*) FROM listed) AS total,
+SELECT page.*, {null} AS sort_null, {value}::text AS sort_value,
        (SELECT start FROM fleet_window) AS window_start
-FROM listed
-WHERE {keyset}
+FROM (
+    SELECT * FROM (
+        SELECT *, count(*) OVER () AS total FROM {kind.view} WHERE {_filter(kind)}
+    ) AS listed
+    WHERE {keyset}
+    ORDER BY {order}
+    LIMIT $3
+) AS page
 ORDER BY {order}
-LIMIT $3
 """
     return sql, args
+
+
+def _filter(kind: Kind) -> str:
+    return (
+        f"($1::text IS NULL OR strpos(lower({kind.key}), lower($1)) > 0)"
+        " AND (NOT $2 OR cardinality(alerts) > 0)"
+    )
+
+
+def count_sql(query: ListQuery) -> tuple[str, list[Any]]:
+    """The filtered total alone, for a page that came out empty (the devices after the cursor
+    left the list, say once their alert cleared)."""
+    return (
+        f"SELECT count(*) FROM {query.kind.view} WHERE {_filter(query.kind)}",
+        [query.q, query.alerts_only],
+    )
 
 
 def _type(column: str) -> str:
     return {
         "last_seen": "timestamptz",
-        "efficiency": "numeric",
         "vehicle_id": "text",
         "meter_id": "text",
     }.get(column, "float8")
@@ -230,7 +274,7 @@ def _meter_item(row: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def page_wire(
-    query: ListQuery, rows: list[Mapping[str, Any]], window: FleetWindow
+    query: ListQuery, rows: Sequence[Mapping[str, Any]], window: FleetWindow, total: int
 ) -> dict[str, Any]:
     """The page as API.md shapes it; ``rows`` is what ``list_sql`` selected."""
     shown = rows[: query.limit]
@@ -239,7 +283,7 @@ def page_wire(
     last = shown[-1] if shown else None
     return {
         "items": [item(row) for row in shown],
-        "total": rows[0]["total"] if rows else 0,
+        "total": total,
         "nextCursor": (
             encode_cursor(
                 query.sort,
@@ -346,17 +390,26 @@ def summary_wire(row: Mapping[str, Any], engine: Mapping[str, Any]) -> dict[str,
 
 
 # One row per hour of ``[$2, $3]`` (hour starts) for the vehicle and its linked meter, from the
-# hourly rollups as of now (pending changes included); no row at all without a link.
+# hourly rollups as of now (pending changes included); no row at all without a link. The ids
+# are constants of each subquery, so that they reach the rollups' primary keys.
 HOURLY_SQL: Final = """
-SELECT l.meter_id, h.hour,
+WITH link AS (SELECT meter_id FROM vehicle_meter_links WHERE vehicle_id = $1),
+v AS (
+    SELECT hour, dc_kwh, temp_sum, readings FROM vehicle_hourly_now
+    WHERE vehicle_id = $1 AND hour >= $2 AND hour <= $3
+),
+m AS (
+    SELECT hour, ac_kwh, readings FROM meter_hourly_now
+    WHERE meter_id = (SELECT meter_id FROM link) AND hour >= $2 AND hour <= $3
+)
+SELECT link.meter_id, h.hour,
        coalesce(v.dc_kwh, 0)::float8 AS dc_kwh, coalesce(m.ac_kwh, 0)::float8 AS ac_kwh,
        (v.temp_sum / nullif(v.readings, 0))::float8 AS avg_temp,
        coalesce(v.readings, 0) AS vehicle_readings, coalesce(m.readings, 0) AS meter_readings
-FROM vehicle_meter_links AS l
+FROM link
 CROSS JOIN generate_series($2::timestamptz, $3::timestamptz, interval '1 hour') AS h (hour)
-LEFT JOIN vehicle_hourly_now AS v ON v.vehicle_id = l.vehicle_id AND v.hour = h.hour
-LEFT JOIN meter_hourly_now AS m ON m.meter_id = l.meter_id AND m.hour = h.hour
-WHERE l.vehicle_id = $1
+LEFT JOIN v ON v.hour = h.hour
+LEFT JOIN m ON m.hour = h.hour
 ORDER BY h.hour
 """
 

@@ -27,7 +27,7 @@ from daemon.errors import StoreError, StoreUnavailable
 from daemon.http_ingest import SINGLE_BODY_LIMIT, IngestRoutes
 from daemon.http_metrics import HttpMetrics
 from daemon.intake import Ingest
-from daemon.metrics import CONTENT_TYPE, Engine
+from daemon.metrics import Engine
 from daemon.readings import (
     InvalidInput,
     Window,
@@ -66,7 +66,7 @@ class ReadModel(Protocol):
 class MetricsView(Protocol):
     """The metrics as the front serves them, and what it adds to them."""
 
-    def exposition(self) -> bytes: ...
+    def exposition(self, accept: str | None) -> tuple[bytes, str]: ...
     def engine(self, now: float) -> Engine: ...
     def rejected(self, kind: str, count: int = 1) -> None: ...
     def database_error(self, kind: str) -> None: ...
@@ -225,7 +225,8 @@ def create_app(handles: AppHandles) -> QuartTrio:
 
     @app.get("/metrics")
     async def metrics() -> Response:
-        return Response(handles.metrics.exposition(), 200, content_type=CONTENT_TYPE)
+        body, content_type = handles.metrics.exposition(request.headers.get("Accept"))
+        return Response(body, 200, content_type=content_type)
 
     @app.get("/healthz")
     async def healthz() -> Response:

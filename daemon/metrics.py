@@ -23,19 +23,17 @@ from dataclasses import dataclass
 from typing import Final
 
 from prometheus_client import (
-    CONTENT_TYPE_LATEST,
     CollectorRegistry,
     Counter,
     Gauge,
     Histogram,
     ProcessCollector,
-    generate_latest,
 )
+from prometheus_client.exposition import choose_encoder
 from prometheus_client.multiprocess import MultiProcessCollector
 
 from daemon.coalesce import Added
 
-CONTENT_TYPE: Final = CONTENT_TYPE_LATEST
 MULTIPROCESS_DIR: Final = "PROMETHEUS_MULTIPROC_DIR"
 _LATENCY_BUCKETS: Final = (
     0.001,
@@ -266,8 +264,11 @@ class Metrics:
         MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
         return registry
 
-    def exposition(self) -> bytes:
-        return generate_latest(self._collected())
+    def exposition(self, accept: str | None) -> tuple[bytes, str]:
+        """The metrics in the format the scraper asks for (Prometheus's text format 0.0.4
+        unless it accepts OpenMetrics), and that format's content type."""
+        encode, content_type = choose_encoder(accept or "")
+        return encode(self._collected()), content_type
 
     def engine(self, now: float) -> Engine:
         families = {family.name: family for family in self._collected().collect()}

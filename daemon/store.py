@@ -392,13 +392,16 @@ class Store:
     async def fleet_list(self, query: fleet.ListQuery) -> dict[str, Any]:
         sql, args = fleet.list_sql(query)
         rows = await self._call(self._pool.fetch, sql, *args)
-        # The window comes with the rows (one snapshot); an empty page asks for it alone.
-        start = (
-            rows[0]["window_start"]
-            if rows
-            else await self._call(self._pool.fetchval, "SELECT start FROM fleet_window")
-        )
-        return fleet.page_wire(query, [dict(row) for row in rows], fleet.FleetWindow(start))
+        if rows:  # the window and the total come with the rows, in one snapshot
+            start, total = rows[0]["window_start"], rows[0]["total"]
+        else:
+            start = await self._call(self._pool.fetchval, "SELECT start FROM fleet_window")
+            total = 0
+            if query.after is not None:
+                count, count_args = fleet.count_sql(query)
+                total = await self._call(self._pool.fetchval, count, *count_args)
+        page = [dict(row) for row in rows]
+        return fleet.page_wire(query, page, fleet.FleetWindow(start), total)
 
     async def hourly(self, vehicle_id: str, first: datetime, last: datetime) -> fleet.Hourly | None:
         """Hour by hour from ``first`` to ``last`` (hour starts), or None without a link."""

@@ -156,42 +156,51 @@ FROM (SELECT vehicle_id, hour, dc_kwh, temp_sum, readings FROM vehicle_hourly
       SELECT vehicle_id, hour, dc_kwh, temp_sum, readings FROM vehicle_hourly_pending) AS u
 GROUP BY vehicle_id, hour;
 
+-- Per device, folded window sums plus pending changes inside the window: a join with the few
+-- pending rows, not a regrouping of the fleet.
 CREATE VIEW meter_window_now AS
-SELECT meter_id, sum(ac_kwh) AS ac_kwh, sum(readings)::integer AS readings
-FROM (SELECT meter_id, ac_kwh, readings FROM meter_window
-      UNION ALL
-      SELECT p.meter_id, p.ac_kwh, p.readings FROM meter_hourly_pending AS p, fleet_window AS f
-      WHERE p.hour >= f.start AND p.hour < f.start + interval '24 hours') AS u
-GROUP BY meter_id;
+SELECT coalesce(w.meter_id, p.meter_id) AS meter_id,
+       coalesce(w.ac_kwh, 0) + coalesce(p.ac_kwh, 0) AS ac_kwh,
+       coalesce(w.readings, 0) + coalesce(p.readings, 0) AS readings
+FROM meter_window AS w
+FULL JOIN (SELECT p.meter_id, sum(p.ac_kwh) AS ac_kwh, sum(p.readings)::integer AS readings
+           FROM meter_hourly_pending AS p, fleet_window AS f
+           WHERE p.hour >= f.start AND p.hour < f.start + interval '24 hours'
+           GROUP BY p.meter_id) AS p ON p.meter_id = w.meter_id;
 
 CREATE VIEW vehicle_window_now AS
-SELECT vehicle_id, sum(dc_kwh) AS dc_kwh, sum(temp_sum) AS temp_sum,
-       sum(readings)::integer AS readings
-FROM (SELECT vehicle_id, dc_kwh, temp_sum, readings FROM vehicle_window
-      UNION ALL
-      SELECT p.vehicle_id, p.dc_kwh, p.temp_sum, p.readings
-      FROM vehicle_hourly_pending AS p, fleet_window AS f
-      WHERE p.hour >= f.start AND p.hour < f.start + interval '24 hours') AS u
-GROUP BY vehicle_id;
+SELECT coalesce(w.vehicle_id, p.vehicle_id) AS vehicle_id,
+       coalesce(w.dc_kwh, 0) + coalesce(p.dc_kwh, 0) AS dc_kwh,
+       coalesce(w.temp_sum, 0) + coalesce(p.temp_sum, 0) AS temp_sum,
+       coalesce(w.readings, 0) + coalesce(p.readings, 0) AS readings
+FROM vehicle_window AS w
+FULL JOIN (SELECT p.vehicle_id, sum(p.dc_kwh) AS dc_kwh, sum(p.temp_sum) AS temp_sum,
+                  sum(p.readings)::integer AS readings
+           FROM vehicle_hourly_pending AS p, fleet_window AS f
+           WHERE p.hour >= f.start AND p.hour < f.start + interval '24 hours'
+           GROUP BY p.vehicle_id) AS p ON p.vehicle_id = w.vehicle_id;
 
 -- The fleet lists, alert rules included (API.md, "Fleet views"), so that the list, its
 -- filter and the summary's counts apply one definition. A device is listed once it reported.
 CREATE VIEW fleet_vehicles AS
 SELECT l.vehicle_id, k.meter_id, l.soc, l.battery_temp, l.kwh_delivered_dc, l.ts AS last_seen,
-       coalesce(w.dc_kwh, 0) AS dc_kwh, coalesce(mw.ac_kwh, 0) AS ac_kwh,
-       CASE WHEN mw.ac_kwh > 0 THEN coalesce(w.dc_kwh, 0) / mw.ac_kwh END AS efficiency,
+       coalesce(w.dc_kwh, 0) AS dc_kwh, coalesce(mw.ac_kwh, 0) AS ac_kwh, e.efficiency,
        array_remove(ARRAY[
            CASE WHEN l.ts < now() - interval '5 minutes' THEN 'stale' END,
-           CASE WHEN mw.ac_kwh > 0 AND coalesce(w.dc_kwh, 0) / mw.ac_kwh < 0.80
-                THEN 'efficiency_low' END,
-           CASE WHEN mw.ac_kwh > 0 AND coalesce(w.dc_kwh, 0) / mw.ac_kwh > 1.0
-                THEN 'efficiency_high' END,
+           CASE WHEN e.efficiency < 0.80 THEN 'efficiency_low' END,
+           CASE WHEN e.efficiency > 1.0 THEN 'efficiency_high' END,
            CASE WHEN l.battery_temp > 45 THEN 'battery_hot' END
        ], NULL) AS alerts
 FROM vehicle_latest AS l
 LEFT JOIN vehicle_window_now AS w ON w.vehicle_id = l.vehicle_id
 LEFT JOIN vehicle_meter_links AS k ON k.vehicle_id = l.vehicle_id
-LEFT JOIN meter_window_now AS mw ON mw.meter_id = k.meter_id;
+LEFT JOIN meter_window_now AS mw ON mw.meter_id = k.meter_id
+-- The ratio as the API states it (DC over AC in float8, the same division the answer shows),
+-- only when AC > 0.
+CROSS JOIN LATERAL (
+    SELECT CASE WHEN mw.ac_kwh > 0 THEN coalesce(w.dc_kwh, 0)::float8 / mw.ac_kwh::float8 END
+           AS efficiency
+) AS e;
 
 CREATE VIEW fleet_meters AS
 SELECT l.meter_id, l.voltage, l.kwh_consumed_ac, l.ts AS last_seen,
