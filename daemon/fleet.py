@@ -33,6 +33,8 @@ class Kind:
 
     view: str
     key: str
+    alerts: str
+    """The SQL that lists a row's alerts (sql/005)."""
     sorts: Mapping[str, str]
     nullable: frozenset[str] = frozenset()
 
@@ -40,6 +42,7 @@ class Kind:
 VEHICLES: Final = Kind(
     "fleet_vehicles",
     "vehicle_id",
+    "vehicle_alerts(last_seen, efficiency, battery_temp)",
     {
         "id": "vehicle_id",
         "soc": "soc",
@@ -52,6 +55,7 @@ VEHICLES: Final = Kind(
 METERS: Final = Kind(
     "fleet_meters",
     "meter_id",
+    "meter_alerts(last_seen, voltage)",
     {"id": "meter_id", "voltage": "voltage", "lastSeen": "last_seen"},
 )
 
@@ -189,7 +193,7 @@ def list_sql(query: ListQuery) -> tuple[str, list[Any]]:
     # The count runs over the filtered list before the keyset cuts it; the cursor's text is
     # made for the page's rows only.
     sql = f"""
-SELECT page.*, {null} AS sort_null, {value}::text AS sort_value,
+SELECT page.*, {kind.alerts} AS alerts, {null} AS sort_null, {value}::text AS sort_value,
        (SELECT start FROM fleet_window) AS window_start
 FROM (
     SELECT * FROM (
@@ -207,7 +211,7 @@ ORDER BY {order}
 def _filter(kind: Kind) -> str:
     return (
         f"($1::text IS NULL OR strpos(lower({kind.key}), lower($1)) > 0)"
-        " AND (NOT $2 OR cardinality(alerts) > 0)"
+        f" AND (NOT $2 OR cardinality({kind.alerts}) > 0)"
     )
 
 
@@ -344,18 +348,23 @@ def window_start(now: datetime) -> datetime:
 SUMMARY_SQL: Final = """
 SELECT now() AS as_of, (SELECT start FROM fleet_window) AS window_start,
        v.*, m.*, (SELECT count(*) FROM vehicle_meter_links) AS links,
-       (SELECT coalesce(sum(dc_kwh), 0) FROM vehicle_window_now)::float8 AS dc_kwh,
-       (SELECT coalesce(sum(ac_kwh), 0) FROM meter_window_now)::float8 AS ac_kwh
+       ((SELECT coalesce(sum(dc_kwh), 0) FROM vehicle_window)
+        + (SELECT coalesce(sum(dc_kwh), 0) FROM vehicle_window_pending))::float8 AS dc_kwh,
+       ((SELECT coalesce(sum(ac_kwh), 0) FROM meter_window)
+        + (SELECT coalesce(sum(ac_kwh), 0) FROM meter_window_pending))::float8 AS ac_kwh
 FROM (SELECT count(*) AS vehicles,
              count(*) FILTER (WHERE last_seen > now() - interval '2 minutes') AS v_reporting,
              count(*) FILTER (WHERE last_seen < now() - interval '5 minutes') AS v_stale,
              count(*) FILTER (WHERE kwh_delivered_dc > 0) AS charging,
-             count(*) FILTER (WHERE cardinality(alerts) > 0) AS v_alerts
+             count(*) FILTER (
+                 WHERE cardinality(vehicle_alerts(last_seen, efficiency, battery_temp)) > 0
+             ) AS v_alerts
       FROM fleet_vehicles) AS v,
      (SELECT count(*) AS meters,
              count(*) FILTER (WHERE last_seen > now() - interval '2 minutes') AS m_reporting,
              count(*) FILTER (WHERE last_seen < now() - interval '5 minutes') AS m_stale,
-             count(*) FILTER (WHERE cardinality(alerts) > 0) AS m_alerts
+             count(*) FILTER (WHERE cardinality(meter_alerts(last_seen, voltage)) > 0)
+                 AS m_alerts
       FROM fleet_meters) AS m
 """
 

@@ -6,9 +6,9 @@
 -- and 0. It appends those changes to *_hourly_pending, a table without indexes, which costs a
 -- flush far less than updating the rollups row by row; a fold (every second) moves pending
 -- changes into *_hourly and *_window, many readings of a device and hour in one update, and
--- deletes them in the same transaction. Reads go through the *_now views, which add the
--- pending changes to the folded sums in one snapshot: a change is always in exactly one of
--- the two. Sums are numeric, so that adding and taking away is exact and the rollups always
+-- deletes them in the same transaction. Reads add the pending changes to the folded sums in
+-- one snapshot (the *_hourly_now and *_window_pending views): a change is always in exactly
+-- one of the two. Sums are numeric, so that adding and taking away is exact and the rollups always
 -- equal the sums of the stored history (float8 addition depends on its order; numeric does
 -- not). Every unique key contains the device id, like the history's.
 CREATE TABLE meter_hourly (
@@ -88,7 +88,7 @@ WHERE hour >= start AND hour < start + interval '24 hours' GROUP BY vehicle_id;
 -- SHARE before it adds to a *_window row, and this locks it FOR UPDATE first: a fold either
 -- committed before (and the statements below, each with a fresh snapshot, see its hourly
 -- sums) or waits and then sees the new start. Either way each change is counted once; pending
--- changes are in neither table and the *_now views place them by the window's start. Returns
+-- changes are in neither table, and the reading views place them by the window's start. Returns
 -- false when the window is already there (several workers roll it at once).
 CREATE FUNCTION roll_fleet_window(new_start timestamptz) RETURNS boolean
 LANGUAGE plpgsql AS $$
@@ -156,60 +156,66 @@ FROM (SELECT vehicle_id, hour, dc_kwh, temp_sum, readings FROM vehicle_hourly
       SELECT vehicle_id, hour, dc_kwh, temp_sum, readings FROM vehicle_hourly_pending) AS u
 GROUP BY vehicle_id, hour;
 
--- Per device, folded window sums plus pending changes inside the window: a join with the few
--- pending rows, not a regrouping of the fleet.
-CREATE VIEW meter_window_now AS
-SELECT coalesce(w.meter_id, p.meter_id) AS meter_id,
-       coalesce(w.ac_kwh, 0) + coalesce(p.ac_kwh, 0) AS ac_kwh,
-       coalesce(w.readings, 0) + coalesce(p.readings, 0) AS readings
-FROM meter_window AS w
-FULL JOIN (SELECT p.meter_id, sum(p.ac_kwh) AS ac_kwh, sum(p.readings)::integer AS readings
-           FROM meter_hourly_pending AS p, fleet_window AS f
-           WHERE p.hour >= f.start AND p.hour < f.start + interval '24 hours'
-           GROUP BY p.meter_id) AS p ON p.meter_id = w.meter_id;
+-- Per device, the pending changes that fall inside the window: what the *_window rows do not
+-- hold yet. Usually a handful of rows, so that joining them costs next to nothing.
+CREATE VIEW meter_window_pending AS
+SELECT p.meter_id, sum(p.ac_kwh) AS ac_kwh, sum(p.readings)::integer AS readings
+FROM meter_hourly_pending AS p, fleet_window AS f
+WHERE p.hour >= f.start AND p.hour < f.start + interval '24 hours'
+GROUP BY p.meter_id;
 
-CREATE VIEW vehicle_window_now AS
-SELECT coalesce(w.vehicle_id, p.vehicle_id) AS vehicle_id,
-       coalesce(w.dc_kwh, 0) + coalesce(p.dc_kwh, 0) AS dc_kwh,
-       coalesce(w.temp_sum, 0) + coalesce(p.temp_sum, 0) AS temp_sum,
-       coalesce(w.readings, 0) + coalesce(p.readings, 0) AS readings
-FROM vehicle_window AS w
-FULL JOIN (SELECT p.vehicle_id, sum(p.dc_kwh) AS dc_kwh, sum(p.temp_sum) AS temp_sum,
-                  sum(p.readings)::integer AS readings
-           FROM vehicle_hourly_pending AS p, fleet_window AS f
-           WHERE p.hour >= f.start AND p.hour < f.start + interval '24 hours'
-           GROUP BY p.vehicle_id) AS p ON p.vehicle_id = w.vehicle_id;
+CREATE VIEW vehicle_window_pending AS
+SELECT p.vehicle_id, sum(p.dc_kwh) AS dc_kwh, sum(p.temp_sum) AS temp_sum,
+       sum(p.readings)::integer AS readings
+FROM vehicle_hourly_pending AS p, fleet_window AS f
+WHERE p.hour >= f.start AND p.hour < f.start + interval '24 hours'
+GROUP BY p.vehicle_id;
 
--- The fleet lists, alert rules included (API.md, "Fleet views"), so that the list, its
--- filter and the summary's counts apply one definition. A device is listed once it reported.
+-- The alert rules (API.md, "Fleet views"), one definition for the lists, their alerts filter
+-- and the summary's counts. Functions rather than view columns, so that a list computes them
+-- for the rows of its page and its filter only, not for every device it sorts.
+CREATE FUNCTION vehicle_alerts(last_seen timestamptz, efficiency float8, battery_temp float8)
+RETURNS text[] LANGUAGE sql STABLE AS $$
+SELECT array_remove(ARRAY[
+    CASE WHEN last_seen < now() - interval '5 minutes' THEN 'stale' END,
+    CASE WHEN efficiency < 0.80 THEN 'efficiency_low' END,
+    CASE WHEN efficiency > 1.0 THEN 'efficiency_high' END,
+    CASE WHEN battery_temp > 45 THEN 'battery_hot' END
+], NULL)
+$$;
+
+CREATE FUNCTION meter_alerts(last_seen timestamptz, voltage float8)
+RETURNS text[] LANGUAGE sql STABLE AS $$
+SELECT array_remove(ARRAY[
+    CASE WHEN last_seen < now() - interval '5 minutes' THEN 'stale' END,
+    CASE WHEN voltage <> 0 AND (voltage < 207 OR voltage > 253) THEN 'voltage_out_of_range' END,
+    CASE WHEN voltage = 0 THEN 'outage' END
+], NULL)
+$$;
+
+-- The fleet lists: one row per device that has reported, its latest state and its sums over
+-- the window as of this snapshot (folded plus pending). Every device with a pending change has
+-- a latest row (the same flush wrote both), so left joins from the latest rows see them all.
 CREATE VIEW fleet_vehicles AS
 SELECT l.vehicle_id, k.meter_id, l.soc, l.battery_temp, l.kwh_delivered_dc, l.ts AS last_seen,
-       coalesce(w.dc_kwh, 0) AS dc_kwh, coalesce(mw.ac_kwh, 0) AS ac_kwh, e.efficiency,
-       array_remove(ARRAY[
-           CASE WHEN l.ts < now() - interval '5 minutes' THEN 'stale' END,
-           CASE WHEN e.efficiency < 0.80 THEN 'efficiency_low' END,
-           CASE WHEN e.efficiency > 1.0 THEN 'efficiency_high' END,
-           CASE WHEN l.battery_temp > 45 THEN 'battery_hot' END
-       ], NULL) AS alerts
+       s.dc_kwh, s.ac_kwh,
+       -- The ratio as the API states it (DC over AC in float8, the division the answer
+       -- shows), only when AC > 0.
+       CASE WHEN s.ac_kwh > 0 THEN s.dc_kwh::float8 / s.ac_kwh::float8 END AS efficiency
 FROM vehicle_latest AS l
-LEFT JOIN vehicle_window_now AS w ON w.vehicle_id = l.vehicle_id
+LEFT JOIN vehicle_window AS w ON w.vehicle_id = l.vehicle_id
+LEFT JOIN vehicle_window_pending AS wp ON wp.vehicle_id = l.vehicle_id
 LEFT JOIN vehicle_meter_links AS k ON k.vehicle_id = l.vehicle_id
-LEFT JOIN meter_window_now AS mw ON mw.meter_id = k.meter_id
--- The ratio as the API states it (DC over AC in float8, the same division the answer shows),
--- only when AC > 0.
+LEFT JOIN meter_window AS mw ON mw.meter_id = k.meter_id
+LEFT JOIN meter_window_pending AS mp ON mp.meter_id = k.meter_id
 CROSS JOIN LATERAL (
-    SELECT CASE WHEN mw.ac_kwh > 0 THEN coalesce(w.dc_kwh, 0)::float8 / mw.ac_kwh::float8 END
-           AS efficiency
-) AS e;
+    SELECT coalesce(w.dc_kwh, 0) + coalesce(wp.dc_kwh, 0) AS dc_kwh,
+           coalesce(mw.ac_kwh, 0) + coalesce(mp.ac_kwh, 0) AS ac_kwh
+) AS s;
 
 CREATE VIEW fleet_meters AS
 SELECT l.meter_id, l.voltage, l.kwh_consumed_ac, l.ts AS last_seen,
-       coalesce(w.ac_kwh, 0) AS ac_kwh,
-       array_remove(ARRAY[
-           CASE WHEN l.ts < now() - interval '5 minutes' THEN 'stale' END,
-           CASE WHEN l.voltage <> 0 AND (l.voltage < 207 OR l.voltage > 253)
-                THEN 'voltage_out_of_range' END,
-           CASE WHEN l.voltage = 0 THEN 'outage' END
-       ], NULL) AS alerts
+       coalesce(w.ac_kwh, 0) + coalesce(p.ac_kwh, 0) AS ac_kwh
 FROM meter_latest AS l
-LEFT JOIN meter_window_now AS w ON w.meter_id = l.meter_id;
+LEFT JOIN meter_window AS w ON w.meter_id = l.meter_id
+LEFT JOIN meter_window_pending AS p ON p.meter_id = l.meter_id;
