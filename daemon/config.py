@@ -44,6 +44,10 @@ class Config:
     linger_ms: int = 0
     """How long a shard writer waits after its first reading for more before it commits; 0
     commits as soon as the writer is free (readings that arrive meanwhile ride on the next)."""
+    fold_interval_s: float = 5.0
+    """How often pending rollup changes are folded into the rollups. Longer folds more readings
+    of a device and hour into one update (cheaper under heavy ingest); shorter keeps the
+    pending tables that every fleet read adds up smaller. Answers are exact either way."""
     max_batch: int = 5000
     """Rows after which a writer takes no more into its next commit (a request's readings are
     never split across commits)."""
@@ -175,6 +179,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("workers", "INGEST_WORKERS", _ranged(int, 0, 64)),
     Setting("shards", "INGEST_SHARDS", _ranged(int, 1, 256)),
     Setting("linger_ms", "INGEST_LINGER_MS", _ranged(int, 0, 60_000)),
+    Setting("fold_interval_s", "INGEST_FOLD_INTERVAL_S", _ranged(float, 0.1, 3600)),
     Setting("max_batch", "INGEST_MAX_BATCH", _ranged(int, 1, 100_000)),
     Setting("queue_readings", "INGEST_QUEUE_READINGS", _ranged(int, 10_000, 10_000_000)),
     Setting("ack_timeout_s", "INGEST_ACK_TIMEOUT_S", _ranged(float, 0.1, 600)),

@@ -1,4 +1,4 @@
-"""Pending rollup changes are folded into the rollups about once a second (sql/005).
+"""Pending rollup changes are folded into the rollups every few seconds (sql/005).
 
 Owns nothing but its timer. Flushes append what they changed to the pending tables, cheaply;
 this moves those changes into the hourly and window rollups, where many readings of one
@@ -27,7 +27,7 @@ class Folder(Protocol):
 async def run(
     folder: Folder,
     *,
-    interval_s: float = 1.0,
+    interval_s: float,
     task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     task_status.started()

@@ -92,7 +92,9 @@ async def run(
                 await background.start(parent_link.run, parent, stop)
             await background.start(maintenance.run, store)
             await background.start(window_roll.run, store)
-            await background.start(rollup_fold.run, store)
+            await background.start(
+                partial(rollup_fold.run, store, interval_s=config.fold_interval_s)
+            )
             to_writers, writer_inboxes = Intake.open_inboxes(config.shards, config.queue_readings)
             intake = Intake(to_writers, config.queue_readings)
             metrics = Metrics(worker=worker, workers=1 if parent is None else config.worker_count)

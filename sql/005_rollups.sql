@@ -4,7 +4,7 @@
 -- Each flush records, in its own statement, what it changed (RETURNING old and new of the
 -- history upsert): a new reading adds its values and 1, a replacing one adds new minus old
 -- and 0. It appends those changes to *_hourly_pending, a table without indexes, which costs a
--- flush far less than updating the rollups row by row; a fold (every second) moves pending
+-- flush far less than updating the rollups row by row; a fold (every few seconds) moves pending
 -- changes into *_hourly and *_window, many readings of a device and hour in one update, and
 -- deletes them in the same transaction. Reads add the pending changes to the folded sums in
 -- one snapshot (the *_hourly_now and *_window_pending views): a change is always in exactly

@@ -121,6 +121,7 @@ def config(postgres: Postgres, database: str) -> Config:
         port=0,
         database_url=postgres.url(database),
         shards=3,
+        fold_interval_s=0.2,
         log_level="warning",
     )
 

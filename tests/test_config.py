@@ -120,6 +120,9 @@ CASES = [
         20,
         id="linger-ms",
     ),
+    pytest.param(
+        "INGEST_FOLD_INTERVAL_S", "--fold-interval-s", "0.5", "fold_interval_s", 0.5, id="fold"
+    ),
     pytest.param("INGEST_MAX_BATCH", "--max-batch", "100", "max_batch", 100, id="max-batch"),
     pytest.param(
         "INGEST_QUEUE_READINGS",
@@ -365,6 +368,7 @@ INVALID = [
     pytest.param("INGEST_WORKERS", "--workers", "65", id="workers-too-many"),
     pytest.param("INGEST_WRITE_PATH", "--write-path", "fast", id="write-path-unknown"),
     pytest.param("INGEST_LINGER_MS", "--linger-ms", "-1", id="linger-negative"),
+    pytest.param("INGEST_FOLD_INTERVAL_S", "--fold-interval-s", "0", id="fold-zero"),
     pytest.param("INGEST_MAX_BATCH", "--max-batch", "100001", id="max-batch-too-big"),
     pytest.param("INGEST_QUEUE_READINGS", "--queue-readings", "9999", id="queue-too-small"),
     pytest.param("INGEST_ACK_TIMEOUT_S", "--ack-timeout-s", "0", id="ack-timeout-0"),
@@ -484,7 +488,7 @@ def test_every_config_field_has_a_setting() -> None:
     fields = {field.name for field in dataclasses.fields(Config)}
 
     assert {setting.name for setting in SETTINGS} == fields
-    assert len(fields) == 17
+    assert len(fields) == 18
 
 
 def test_secret_settings_are_the_database_urls() -> None:
