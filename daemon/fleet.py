@@ -1,7 +1,7 @@
 """The fleet views (API.md, "Fleet views"): their query parameters, their SQL and their wire form.
 
 Synchronous and free of I/O: the store runs what this builds. The lists read the views of
-sql/005 (one row per device, its 24-hour sums kept by the writers), so a page costs a join of
+sql/005 (one row per device, its 24-hour sums from the rollups), so a page costs a join of
 tables the size of the fleet and never an aggregation over history. Pages are keyset pages:
 the cursor holds the last row's sort key, so a page deep in the list costs what the first one
 does, and rows inserted meanwhile shift nothing.
@@ -125,11 +125,7 @@ def _cursor(
         decoded = None
     match decoded:
         case [str(), bool(), bool(null), str(text), str(last)] if (
-            decoded[:2]
-            == [
-                sort,
-                descending,
-            ]
+            decoded[:2] == [sort, descending]
             and "\x00" not in text + last
             and (null is False or sort in kind.nullable)
         ):
