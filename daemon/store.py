@@ -451,8 +451,8 @@ async def open_store(dsn: str, *, pooler: bool, max_connections: int) -> AsyncIt
                 # PgBouncer in transaction mode cannot keep prepared statements.
                 statement_cache_size=0 if pooler else 256,
                 command_timeout=_COMMAND_TIMEOUT_S,
-                # Not a timer per release (cancelled at the next acquire, then kept by the
-                # loop for 5 minutes); the pool is small and its connections are all in use.
+                # No timer per release (cancelled at the next acquire, then kept by the loop
+                # for 5 minutes); the pool is small, so idle connections cost little.
                 max_inactive_connection_lifetime=0,
                 timeout=_CONNECT_TIMEOUT_S,
                 server_settings={"application_name": "ingestd"},
