@@ -19,7 +19,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Final
 
 from daemon.readings import InvalidInput, Problem
-from daemon.views import rfc3339
+from daemon.views import ratio, rfc3339
 
 WINDOW: Final = timedelta(hours=24)
 _LIMIT_DEFAULT: Final = 100
@@ -240,11 +240,6 @@ class FleetWindow:
 
     def wire(self) -> dict[str, str]:
         return {"windowStart": rfc3339(self.start), "windowEnd": rfc3339(self.end)}
-
-
-def ratio(dc_kwh: float, ac_kwh: float) -> float | None:
-    """DC over AC, unrounded; None when no AC was consumed (API.md, analytics)."""
-    return None if ac_kwh == 0 else dc_kwh / ac_kwh
 
 
 def _vehicle_item(row: Mapping[str, Any]) -> dict[str, Any]:

@@ -14,15 +14,24 @@ class Pingable(Protocol):
     async def ping(self) -> None: ...
 
 
-async def not_ready_reason(
-    database: Pingable, intake: Intake, writers: Sequence[WriterState]
-) -> str | None:
-    """None when ready; otherwise one sentence an operator can act on."""
+def writers_reason(intake: Intake, writers: Sequence[WriterState]) -> str | None:
+    """Why this process cannot take readings right now, as far as it knows without asking the
+    database; None when it can."""
     if not intake.accepting:
         return "shutting down"
     stuck = [w.shard for w in writers if w.retrying]
     if stuck:
         return f"shard writers {stuck} cannot commit to PostgreSQL and are retrying"
+    return None
+
+
+async def not_ready_reason(
+    database: Pingable, intake: Intake, writers: Sequence[WriterState]
+) -> str | None:
+    """None when ready; otherwise one sentence an operator can act on."""
+    reason = writers_reason(intake, writers)
+    if reason is not None:
+        return reason
     try:
         await database.ping()
     except (StoreUnavailable, StoreError) as error:

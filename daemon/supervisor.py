@@ -29,7 +29,7 @@ from daemon import (
 )
 from daemon.config import Config
 from daemon.embedded import open_embedded
-from daemon.health import not_ready_reason
+from daemon.health import not_ready_reason, writers_reason
 from daemon.http_app import AppHandles, create_app
 from daemon.intake import Ingest, Intake
 from daemon.metrics import Metrics
@@ -121,6 +121,7 @@ async def run(
                         store=store,
                         metrics=metrics,
                         not_ready_reason=partial(not_ready_reason, store, intake, states),
+                        writers_reason=partial(writers_reason, intake, states),
                         clock=_utc_now,
                         max_ahead=timedelta(seconds=config.clock_skew_s),
                         max_age=timedelta(days=config.retention_days),

@@ -14,6 +14,11 @@ def rfc3339(moment: datetime) -> str:
     )
 
 
+def ratio(dc_kwh: float, ac_kwh: float) -> float | None:
+    """DC over AC, unrounded; None when no AC was consumed (API.md, analytics)."""
+    return None if ac_kwh == 0 else dc_kwh / ac_kwh
+
+
 @dataclass(frozen=True, slots=True)
 class MeterStatus:
     meter_id: str
@@ -82,7 +87,7 @@ class Performance:
 
     @property
     def efficiency(self) -> float | None:
-        return None if self.ac_kwh == 0 else self.dc_kwh / self.ac_kwh
+        return ratio(self.dc_kwh, self.ac_kwh)
 
     def wire(self) -> dict[str, Any]:
         return {

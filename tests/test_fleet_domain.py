@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from daemon import fleet
+from daemon import fleet, views
 from daemon.fleet import METERS, VEHICLES, Kind
 from daemon.http_metrics import route_of
 from daemon.metrics import quantile
@@ -151,10 +151,10 @@ def test_hour_floor_is_in_utc() -> None:
 
 
 def test_ratio() -> None:
-    assert fleet.ratio(8.0, 10.0) == 0.8
-    assert fleet.ratio(0.0, 10.0) == 0.0
-    assert fleet.ratio(5.0, 0.0) is None
-    assert fleet.ratio(0.0, 0.0) is None
+    assert views.ratio(8.0, 10.0) == 0.8
+    assert views.ratio(0.0, 10.0) == 0.0
+    assert views.ratio(5.0, 0.0) is None
+    assert views.ratio(0.0, 0.0) is None
 
 
 # --- flush quantiles --------------------------------------------------------------------------
