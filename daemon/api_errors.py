@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from http import HTTPStatus
-from typing import Any
+from typing import Any, Final
 
 from daemon.readings import Problem
 
@@ -54,3 +54,24 @@ def wrong_method(path: str, method: str, allowed: str) -> ApiError:
     return ApiError(
         405, f"{path} does not take {method}; see /openapi.json.", headers={"Allow": allowed}
     )
+
+
+JSON: Final = "application/json"
+NDJSON: Final = "application/x-ndjson"
+
+
+def media_type(content_type: str | None) -> str:
+    return (content_type or "").partition(";")[0].strip().lower()
+
+
+def require_media_type(content_type: str | None, *allowed: str) -> str:
+    """The body's media type, when it is one of ``allowed``. Demanding a JSON type is also what
+    keeps other web sites out: a browser sends a cross-site POST without asking first only as
+    text/plain or a form, never as JSON."""
+    media = media_type(content_type)
+    if media not in allowed:
+        shown = repr(media[:80]) if media else "none"
+        raise ApiError(
+            415, f"Send the body with Content-Type: {' or '.join(allowed)} (got {shown})."
+        )
+    return media

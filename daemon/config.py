@@ -10,14 +10,16 @@ import argparse
 import ast
 import dataclasses
 import inspect
+import ipaddress
 import itertools
 import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urlsplit
 
+from daemon import auth
 from daemon.errors import ConfigError
 
 
@@ -64,6 +66,15 @@ class Config:
     the ack timeout plus a second, and idle keep-alive connections are closed after that."""
     log_level: str = "info"
     """Least severe level written to stderr: debug, info, warning or error."""
+    tokens: str | None = dataclasses.field(default=None, repr=False)
+    """Bearer tokens and their roles (ingest, read, admin), as ``role:token`` entries separated
+    by commas or spaces. Prefer the file: a flag shows in the process list."""
+    tokens_file: Path | None = None
+    """A file of bearer tokens, one ``role:token`` a line, ``#`` comments; used with the
+    variable's tokens. Without any token the daemon listens on loopback only."""
+    insecure: bool = False
+    """Listen on an address beyond loopback without tokens: anyone who reaches the port may
+    then write readings, edit links and read the fleet."""
     write_path: str = "grouped"
     """How readings reach PostgreSQL: grouped (shard writers, group commit); per-reading (one
     INSERT and one guarded UPSERT per reading, as the original service did) and discard (parse,
@@ -78,6 +89,11 @@ class Config:
     @property
     def worker_count(self) -> int:
         return self.workers or os.cpu_count() or 1
+
+    @property
+    def token_roles(self) -> dict[str, str]:
+        """Every known token and its role (empty: authentication is off)."""
+        return auth.parse_tokens(self.tokens or "")
 
     @property
     def uses_pooler(self) -> bool:
@@ -95,9 +111,16 @@ class Config:
         out: dict[str, object] = {}
         for setting in SETTINGS:
             value = getattr(self, setting.name)
-            if setting.secret and isinstance(value, str):
-                value = redact_url(value)
+            if setting.redact is not None and isinstance(value, str):
+                value = setting.redact(value)
             out[setting.name] = str(value) if isinstance(value, Path) else value
+        out["authentication"] = (
+            "bearer tokens"
+            if self.tokens
+            else "off: loopback only"
+            if _loopback(self.host)
+            else "OFF, and listening beyond loopback (insecure)"
+        )
         out["database"] = (
             "embedded" if self.dsn is None else ("pooler" if self.uses_pooler else "direct")
         )
@@ -105,16 +128,25 @@ class Config:
 
 
 def redact_url(url: str) -> str:
-    """Mask the password, whether in the authority or as a ``password=`` query parameter."""
-    parts = urlsplit(url)
-    if parts.password is not None:
-        host = parts.netloc.rpartition("@")[2]
-        parts = parts._replace(netloc=f"{parts.username or ''}:***@{host}")
-    query = [
-        (key, "***" if key.lower() == "password" else value)
-        for key, value in parse_qsl(parts.query, keep_blank_values=True)
-    ]
-    return urlunsplit(parts._replace(query=urlencode(query, safe="*/")))
+    """Mask the password, whether in the authority or as a ``password=`` query parameter.
+
+    The authority is taken up to the last ``@``, not by a URL parser: a password holding an
+    unencoded ``#``, ``/`` or ``?`` fools parsers into reading part of it as a path or a
+    fragment, and it must stay masked in the very message that says the URL is malformed."""
+    scheme, separator, rest = url.partition("://")
+    if not separator:
+        return "***"
+    userinfo, at, location = rest.rpartition("@")
+    if at and ":" in userinfo:
+        userinfo = userinfo.partition(":")[0] + ":***"
+    base, question, query = location.partition("?")
+    if question:
+        pairs = [
+            (key, "***" if key.lower() == "password" else value)
+            for key, value in parse_qsl(query, keep_blank_values=True)
+        ]
+        location = f"{base}?{urlencode(pairs, safe='*/')}"
+    return f"{scheme}{separator}{userinfo}{at}{location}"
 
 
 def _bool(text: str) -> bool:
@@ -127,9 +159,53 @@ def _bool(text: str) -> bool:
 
 
 def _url(text: str) -> str:
-    if urlsplit(text).scheme not in {"postgres", "postgresql"}:
+    parts = urlsplit(text)
+    if parts.scheme not in {"postgres", "postgresql"}:
         raise ValueError("expected a postgresql:// URL")
+    userinfo = text.partition("://")[2].rpartition("@")[0]
+    if parts.fragment or any(c in userinfo for c in "#/?"):
+        raise ValueError(
+            "a user name or password holding # / ? or @ must be percent-encoded"
+            " (# as %23, / as %2F, ? as %3F, @ as %40)"
+        )
     return text
+
+
+def _tokens(text: str) -> str:
+    auth.parse_tokens(text)
+    return text
+
+
+def _redact_tokens(text: str) -> str:
+    try:
+        return auth.describe(auth.parse_tokens(text))
+    except ValueError:
+        return "***"
+
+
+def _loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
+
+
+def _with_token_file(config: Config) -> Config:
+    """The file's tokens joined to the variable's, so that workers get them all at once and
+    the file is read (and refused, if it must be) only at start."""
+    path = config.tokens_file
+    if path is None:
+        return config
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        reason = error.strerror if isinstance(error, OSError) else "not UTF-8 text"
+        raise ConfigError(f"INGEST_TOKENS_FILE: cannot read {path}: {reason}") from None
+    try:
+        tokens = auth.parse_tokens(f"{text}\n{config.tokens or ''}")
+    except ValueError as error:
+        raise ConfigError(f"INGEST_TOKENS_FILE: {path}: {error}") from None
+    return dataclasses.replace(config, tokens=auth.join(tokens))
 
 
 def _one_of(*choices: str) -> Callable[[str], str]:
@@ -162,7 +238,8 @@ class Setting:
     name: str
     env: str
     parse: Callable[[str], Any]
-    secret: bool = False
+    redact: Callable[[str], str] | None = None
+    """How a secret value is shown: in the start-up log and in the message refusing it."""
 
     @property
     def flag(self) -> str:
@@ -173,8 +250,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("host", "INGEST_HOST", str),
     Setting("port", "PORT", _ranged(int, 0, 65535)),
     Setting("data_dir", "INGEST_DATA_DIR", Path),
-    Setting("database_url", "DATABASE_URL", _url, secret=True),
-    Setting("database_pool_url", "DATABASE_POOL_URL", _url, secret=True),
+    Setting("database_url", "DATABASE_URL", _url, redact=redact_url),
+    Setting("database_pool_url", "DATABASE_POOL_URL", _url, redact=redact_url),
     Setting("use_database_pooler", "USE_DATABASE_POOLER", _bool),
     Setting("workers", "INGEST_WORKERS", _ranged(int, 0, 64)),
     Setting("shards", "INGEST_SHARDS", _ranged(int, 1, 256)),
@@ -187,6 +264,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("retention_days", "INGEST_RETENTION_DAYS", _ranged(int, 1, 3650)),
     Setting("shutdown_grace_s", "INGEST_SHUTDOWN_GRACE_S", _ranged(float, 0.1, 3600)),
     Setting("log_level", "INGEST_LOG_LEVEL", _one_of("debug", "info", "warning", "error")),
+    Setting("tokens", "INGEST_TOKENS", _tokens, redact=_redact_tokens),
+    Setting("tokens_file", "INGEST_TOKENS_FILE", Path),
+    Setting("insecure", "INGEST_INSECURE", _bool),
     Setting("write_path", "INGEST_WRITE_PATH", _one_of("grouped", "per-reading", "discard")),
 )
 
@@ -241,9 +321,15 @@ def load(environ: Mapping[str, str], argv: Sequence[str] | None = None) -> Confi
         try:
             values[setting.name] = setting.parse(raw)
         except ValueError as error:
-            shown = redact_url(raw) if setting.secret else raw
+            shown = raw if setting.redact is None else setting.redact(raw)
             raise ConfigError(f"{source}: {error} (got {shown!r})") from None
-    config = Config(**values)
+    config = _with_token_file(Config(**values))
+    if not config.token_roles and not config.insecure and not _loopback(config.host):
+        raise ConfigError(
+            f"INGEST_HOST is {config.host}, beyond this machine, and no tokens are set: set"
+            " INGEST_TOKENS or INGEST_TOKENS_FILE (README, Authentication), or"
+            " INGEST_INSECURE=true to let anyone who reaches the port write and read"
+        )
     if config.use_database_pooler and config.database_pool_url is None:
         raise ConfigError("USE_DATABASE_POOLER is true but DATABASE_POOL_URL is not set")
     if config.use_database_pooler is False and config.database_pool_url and not config.database_url:
@@ -264,4 +350,11 @@ def to_wire(config: Config) -> dict[str, Any]:
 
 
 def from_wire(values: Mapping[str, Any]) -> Config:
-    return Config(**{**values, "data_dir": Path(values["data_dir"])})
+    tokens_file = values["tokens_file"]
+    return Config(
+        **{
+            **values,
+            "data_dir": Path(values["data_dir"]),
+            "tokens_file": None if tokens_file is None else Path(tokens_file),
+        }
+    )

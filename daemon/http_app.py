@@ -17,13 +17,16 @@ from http import HTTPStatus
 from importlib import resources
 from typing import Any, Final, Protocol
 
+from hypercorn.typing import ASGIFramework
 from quart import Response, request
 from quart_trio import QuartTrio
 from werkzeug.exceptions import HTTPException
 
 from daemon import fleet
-from daemon.api_errors import ApiError, encode, error_body, too_large
+from daemon.api_errors import JSON, ApiError, encode, error_body, require_media_type, too_large
+from daemon.auth import Keyring
 from daemon.errors import StoreError, StoreUnavailable
+from daemon.http_auth import BearerAuth
 from daemon.http_ingest import SINGLE_BODY_LIMIT, IngestRoutes
 from daemon.http_metrics import HttpMetrics
 from daemon.intake import Ingest
@@ -87,6 +90,8 @@ class AppHandles:
     max_age: timedelta
     """Retention: how old a reading's timestamp may be."""
     ack_timeout_s: float
+    keyring: Keyring | None
+    """The tokens that may call, or None when authentication is off."""
 
 
 def _json(body: object, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -150,6 +155,7 @@ def create_app(handles: AppHandles) -> QuartTrio:
 
     @app.put("/v1/links")
     async def put_link() -> Response:
+        require_media_type(request.headers.get("Content-Type"), JSON)
         link = parse_link(parse_json(await _body(SINGLE_BODY_LIMIT)))
         await handles.store.put_link(link.vehicle_id, link.meter_id)
         return _json({"status": "ok"})
@@ -245,14 +251,14 @@ def create_app(handles: AppHandles) -> QuartTrio:
     async def openapi_document() -> Response:
         return Response(openapi, 200, content_type="application/json")
 
-    app.asgi_app = HttpMetrics(  # type: ignore[method-assign]
-        IngestRoutes(
-            app.asgi_app,
-            intake=handles.intake,
-            window=window,
-            ack_timeout_s=handles.ack_timeout_s,
-            rejections=handles.metrics,
-        ),
-        handles.metrics,
+    routes: ASGIFramework = IngestRoutes(
+        app.asgi_app,
+        intake=handles.intake,
+        window=window,
+        ack_timeout_s=handles.ack_timeout_s,
+        rejections=handles.metrics,
     )
+    if handles.keyring is not None:
+        routes = BearerAuth(routes, handles.keyring)
+    app.asgi_app = HttpMetrics(routes, handles.metrics)  # type: ignore[method-assign]
     return app

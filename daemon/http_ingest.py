@@ -27,7 +27,16 @@ from hypercorn.typing import (
     Scope,
 )
 
-from daemon.api_errors import ApiError, encode, error_body, too_large, wrong_method
+from daemon.api_errors import (
+    JSON,
+    NDJSON,
+    ApiError,
+    encode,
+    error_body,
+    require_media_type,
+    too_large,
+    wrong_method,
+)
 from daemon.intake import Closed, Ingest, QueueFull
 from daemon.readings import (
     InvalidInput,
@@ -145,14 +154,16 @@ class IngestRoutes:
         path = scope["path"]
         if scope["method"] != "POST":
             raise wrong_method(path, scope["method"], "POST")
+        content_type = (_header(scope, b"content-type") or b"").decode("latin-1")
         if path == SINGLE_PATH:
+            require_media_type(content_type, JSON)
             raw = await _read_body(scope, receive, SINGLE_BODY_LIMIT)
             reading = parse_reading(parse_json(raw), self._window())
             await self._commit([reading])
             return 201, _SINGLE_OK[reading.kind]
+        media = require_media_type(content_type, JSON, NDJSON)
         raw = await _read_body(scope, receive, BATCH_BODY_LIMIT)
-        content_type = (_header(scope, b"content-type") or b"").split(b";")[0].strip().lower()
-        items = parse_ndjson(raw) if content_type == b"application/x-ndjson" else parse_json(raw)
+        items = parse_ndjson(raw) if media == NDJSON else parse_json(raw)
         readings = parse_batch(items, self._window())
         await self._commit(readings)
         meters = _meters(readings)

@@ -27,6 +27,7 @@ from daemon import (
     window_roll,
     writer,
 )
+from daemon.auth import Keyring
 from daemon.config import Config
 from daemon.embedded import open_embedded
 from daemon.health import not_ready_reason, writers_reason
@@ -126,6 +127,7 @@ async def run(
                         max_ahead=timedelta(seconds=config.clock_skew_s),
                         max_age=timedelta(days=config.retention_days),
                         ack_timeout_s=config.ack_timeout_s,
+                        keyring=Keyring.of(config.token_roles) if config.tokens else None,
                     )
                 )
                 try:

@@ -57,15 +57,21 @@ def build_parser() -> argparse.ArgumentParser:
             "the fleet's devices and alerts, and each vehicle's charging efficiency."
         ),
         epilog=(
-            f"Environment: {URL_VARIABLE} sets the URL (--url wins); {BEARER_VARIABLE} is sent "
-            "as a bearer token when the daemon requires one (role read). Keys: press ? in the "
-            "monitor."
+            f"Environment: {URL_VARIABLE} sets the URL and {BEARER_VARIABLE} the token (the flags "
+            "win). Keys: press ? in the monitor."
         ),
     )
     parser.add_argument(
         "--url",
         type=daemon_url,
         help=f"the daemon (default: ${URL_VARIABLE}, else {DEFAULT_URL})",
+    )
+    parser.add_argument(
+        "--token",
+        help=(
+            f"bearer token of role read (or admin), when the daemon has tokens (default: "
+            f"${BEARER_VARIABLE}); prefer the variable, since a flag shows in the process list"
+        ),
     )
     parser.add_argument(
         "--refresh-s",
@@ -76,8 +82,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def settings_from(argv: Sequence[str], environ: Mapping[str, str]) -> Settings:
-    """Parse the flags and the environment; a bad value exits 2 with argparse's message."""
+def settings_from(argv: Sequence[str], environ: Mapping[str, str]) -> tuple[Settings, str | None]:
+    """The settings and the token, from the flags and the environment; a bad value exits 2
+    with argparse's message. The token stays out of ``Settings``, which the screens see."""
     parser = build_parser()
     args = parser.parse_args(argv)
     url: str | None = args.url
@@ -86,7 +93,8 @@ def settings_from(argv: Sequence[str], environ: Mapping[str, str]) -> Settings:
             url = daemon_url(environ.get(URL_VARIABLE) or DEFAULT_URL)
         except argparse.ArgumentTypeError as error:
             parser.error(f"{URL_VARIABLE}: {error}")
-    return Settings(url=url, refresh_s=args.refresh_s)
+    token: str | None = args.token or environ.get(BEARER_VARIABLE) or None
+    return Settings(url=url, refresh_s=args.refresh_s), token
 
 
 async def _run(settings: Settings, token: str | None) -> None:
@@ -97,5 +105,5 @@ async def _run(settings: Settings, token: str | None) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    settings = settings_from(sys.argv[1:] if argv is None else argv, os.environ)
-    asyncio.run(_run(settings, os.environ.get(BEARER_VARIABLE) or None))
+    settings, token = settings_from(sys.argv[1:] if argv is None else argv, os.environ)
+    asyncio.run(_run(settings, token))

@@ -12,6 +12,8 @@ import pytest
 from tests.conftest import Postgres
 from tests.support import assert_error, at, meter, vehicle
 
+JSON_BODY = {"Content-Type": "application/json"}
+
 
 async def _count(postgres: Postgres, database: str, table: str) -> int:
     rows = await postgres.aquery(database, f"SELECT count(*) FROM {table}")
@@ -140,7 +142,7 @@ async def test_invalid_reading_is_400_naming_the_field_and_stores_nothing(
 async def test_non_finite_and_ambiguous_json_is_400_naming_the_field(
     client: httpx.AsyncClient, raw: str, field: str
 ) -> None:
-    response = await client.post("/v1/ingest", content=raw % at())
+    response = await client.post("/v1/ingest", content=raw % at(), headers=JSON_BODY)
     assert_error(response, 400, field)
 
 
@@ -167,9 +169,39 @@ async def test_garbage_never_gets_a_500(
 ) -> None:
     for path in ("/v1/ingest", "/v1/ingest/batch", "/v1/links"):
         method = "PUT" if path == "/v1/links" else "POST"
-        response = await client.request(method, path, content=body)
+        response = await client.request(method, path, content=body, headers=JSON_BODY)
         assert_error(response, 400)
     await _nothing_stored(postgres, database)
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    [None, "text/plain", "application/x-www-form-urlencoded", "multipart/form-data", "text/json"],
+)
+async def test_a_body_that_is_not_declared_json_is_415_and_stores_nothing(
+    client: httpx.AsyncClient, postgres: Postgres, database: str, content_type: str | None
+) -> None:
+    """What a browser sends to another site without asking it first, so no web page a user
+    opens can write readings or links into a daemon on their machine."""
+    headers = {} if content_type is None else {"Content-Type": content_type}
+    link = json.dumps({"vehicleId": "v-1", "meterId": "m-1"})
+    for method, path, body in (
+        ("POST", "/v1/ingest", json.dumps(meter())),
+        ("POST", "/v1/ingest/batch", json.dumps([meter()])),
+        ("PUT", "/v1/links", link),
+    ):
+        response = await client.request(method, path, content=body, headers=headers)
+        message = assert_error(response, 415)["message"]
+        assert "application/json" in message
+    await _nothing_stored(postgres, database)
+    links = await postgres.aquery(database, "SELECT count(*) FROM vehicle_meter_links")
+    assert links == [["0"]]
+
+
+async def test_json_with_a_charset_is_json(client: httpx.AsyncClient) -> None:
+    headers = {"Content-Type": "Application/JSON; charset=utf-8"}
+    response = await client.post("/v1/ingest", content=json.dumps(meter()), headers=headers)
+    assert response.status_code == 201, response.text
 
 
 # The daemon answers 413 from Content-Length without reading the body; httpx then drops its
@@ -180,7 +212,7 @@ async def test_body_limits_are_413(client: httpx.AsyncClient) -> None:
     response = await client.post("/v1/ingest", json={**meter(), "pad": padding})
     assert_error(response, 413)
     huge = b"[" + b" " * (10 * 1024 * 1024) + b"]"
-    assert_error(await client.post("/v1/ingest/batch", content=huge), 413)
+    assert_error(await client.post("/v1/ingest/batch", content=huge, headers=JSON_BODY), 413)
 
 
 async def test_batch_size_bounds(client: httpx.AsyncClient) -> None:

@@ -63,7 +63,7 @@ def test_empty_environment_variable_counts_as_unset() -> None:
 # --- environment variables and flags -------------------------------------------------------
 
 CASES = [
-    pytest.param("INGEST_HOST", "--host", "0.0.0.0", "host", "0.0.0.0", id="host"),
+    pytest.param("INGEST_HOST", "--host", "127.0.0.2", "host", "127.0.0.2", id="host"),
     pytest.param("PORT", "--port", "5000", "port", 5000, id="port"),
     pytest.param("PORT", "--port", "0", "port", 0, id="port-0-ephemeral"),
     pytest.param("PORT", "--port", "65535", "port", 65535, id="port-65535"),
@@ -188,7 +188,7 @@ def test_flag_is_read(env: str, flag: str, raw: str, name: str, expected: object
     ("env", "env_raw", "flag_raw", "expected"),
     [
         pytest.param("PORT", "5000", "4000", 4000, id="port"),
-        pytest.param("INGEST_HOST", "10.0.0.1", "::1", "::1", id="host"),
+        pytest.param("INGEST_HOST", "127.0.0.9", "::1", "::1", id="host"),
         pytest.param(
             "DATABASE_URL",
             DIRECT,
@@ -463,7 +463,10 @@ def test_url_without_password_is_shown_unchanged() -> None:
 def test_describe_lists_every_setting_with_plain_values() -> None:
     described = load({"INGEST_DATA_DIR": "/srv/ingest"}).describe()
 
-    assert set(described) == {setting.name for setting in SETTINGS} | {"database"}
+    assert set(described) == {setting.name for setting in SETTINGS} | {
+        "database",
+        "authentication",
+    }
     assert described["data_dir"] == "/srv/ingest"
     assert described["port"] == 3000
     assert described["database_url"] is None
@@ -488,18 +491,13 @@ def test_every_config_field_has_a_setting() -> None:
     fields = {field.name for field in dataclasses.fields(Config)}
 
     assert {setting.name for setting in SETTINGS} == fields
-    assert len(fields) == 18
+    assert len(fields) == 21
 
 
-def test_secret_settings_are_the_database_urls() -> None:
-    assert {setting.name for setting in SETTINGS if setting.secret} == {
-        "database_url",
-        "database_pool_url",
-    }
-    assert {field.name for field in dataclasses.fields(Config) if not field.repr} == {
-        "database_url",
-        "database_pool_url",
-    }
+def test_secret_settings_are_the_database_urls_and_the_tokens() -> None:
+    secrets = {"database_url", "database_pool_url", "tokens"}
+    assert {setting.name for setting in SETTINGS if setting.redact is not None} == secrets
+    assert {field.name for field in dataclasses.fields(Config) if not field.repr} == secrets
 
 
 def test_pooler_false_without_a_direct_url_is_refused_not_silently_embedded() -> None:

@@ -54,8 +54,11 @@ class DaemonProcess:
     """``python -m daemon`` with one worker on a fixed port and database, so a test can stop it
     and start it again where the monitor expects it."""
 
-    def __init__(self, database_url: str, port: int, log: Path) -> None:
+    def __init__(
+        self, database_url: str, port: int, log: Path, env: dict[str, str] | None = None
+    ) -> None:
         self.database_url = database_url
+        self._env = env or {}
         self.port = port
         self.url = f"http://127.0.0.1:{port}"
         self._log = log
@@ -70,6 +73,7 @@ class DaemonProcess:
                     **os.environ,
                     "DATABASE_URL": self.database_url,
                     "INGEST_LOG_LEVEL": "warning",
+                    **self._env,
                 },
                 stdout=subprocess.DEVNULL,
                 stderr=log,

@@ -9,17 +9,19 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from textual.pilot import Pilot
 from textual.widgets import Static
 
 from monitor.app import MonitorApp
-from monitor.cli import timeout_for
+from monitor.cli import settings_from, timeout_for
 from monitor.client import DaemonClient
 from monitor.device_list import DeviceView
-from monitor.errors import Unreachable
+from monitor.errors import BadAnswer, Unreachable
 from monitor.fleet_panel import FleetPanel
 from monitor.fleet_screen import FleetScreen
 from monitor.header import StatusHeader
@@ -27,7 +29,8 @@ from monitor.hourly_chart import HourlyChart
 from monitor.settings import Settings
 from monitor.vehicle_screen import VehicleScreen
 from monitor.wire import MeterRow, VehicleRow
-from tests.monitor.conftest import DaemonProcess, text_of, until
+from tests.conftest import Postgres
+from tests.monitor.conftest import DaemonProcess, free_port, text_of, until
 from tests.monitor.fleet_data import SITES, post_fleet
 from tests.support import vehicle
 
@@ -165,3 +168,29 @@ def test_a_daemon_that_stops_and_starts_again(ingestd: DaemonProcess) -> None:
 def post_new_vehicle(url: str) -> None:
     response = httpx.post(f"{url}/v1/ingest", json=vehicle("ev-99"), timeout=60)
     assert response.status_code == 201, response.text
+
+
+def test_a_daemon_with_tokens_answers_the_monitor_s_token_only(
+    postgres: Postgres, tmp_path: Path
+) -> None:
+    read, ingest = "read-token-0123456789", "ingest-token-0123456789"
+    daemon = DaemonProcess(
+        postgres.url(postgres.create_database()),
+        free_port(),
+        tmp_path / "ingestd.log",
+        env={"INGEST_TOKENS": f"read:{read},ingest:{ingest}"},
+    )
+    settings, token = settings_from(["--url", daemon.url, "--token", read], {})
+
+    async def ask(token: str | None) -> int:
+        async with DaemonClient(settings.url, timeout_s=5, token=token) as client:
+            return (await client.summary()).vehicles.total
+
+    daemon.start()
+    try:
+        assert asyncio.run(ask(token)) == 0
+        for wrong in (None, ingest):
+            with pytest.raises(BadAnswer, match=r"answered 40[13]"):
+                asyncio.run(ask(wrong))
+    finally:
+        daemon.stop()

@@ -212,10 +212,18 @@ def test_a_bug_in_a_cycle_is_not_taken_for_a_daemon_problem() -> None:
 
 def test_the_url_comes_from_the_flag_then_the_environment_then_the_default() -> None:
     environ = {"INGEST_MONITOR_URL": "http://daemon:3000/"}
-    assert settings_from([], {}).url == "http://127.0.0.1:3000"
-    assert settings_from([], environ).url == "http://daemon:3000"
-    assert settings_from(["--url", "https://other:8443"], environ).url == "https://other:8443"
-    assert settings_from(["--refresh-s", "0.5"], {}).refresh_s == 0.5
+    assert settings_from([], {})[0].url == "http://127.0.0.1:3000"
+    assert settings_from([], environ)[0].url == "http://daemon:3000"
+    assert settings_from(["--url", "https://other:8443"], environ)[0].url == "https://other:8443"
+    assert settings_from(["--refresh-s", "0.5"], {})[0].refresh_s == 0.5
+
+
+def test_the_token_comes_from_the_flag_then_the_environment() -> None:
+    environ = {"INGEST_MONITOR_TOKEN": "from-the-environment"}
+    assert settings_from([], {})[1] is None
+    assert settings_from([], environ)[1] == "from-the-environment"
+    assert settings_from(["--token", "from-the-flag"], environ)[1] == "from-the-flag"
+    assert "from-the" not in repr(settings_from([], environ)[0])
 
 
 @pytest.mark.parametrize(
