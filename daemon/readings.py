@@ -233,7 +233,7 @@ def _json_type(value: Any) -> str:
     return "a number"
 
 
-def _number(obj: dict[str, Any], field: str, low: float, high: float | None) -> float:
+def _number(obj: dict[str, Any], field: str, low: float, high: float) -> float:
     value = obj.get(field)
     if field not in obj:
         raise _FieldError(field, "is required")
@@ -247,10 +247,7 @@ def _number(obj: dict[str, Any], field: str, low: float, high: float | None) -> 
         number = math.inf
     if not math.isfinite(number):
         raise _FieldError(field, "must be a finite number")
-    if high is None:
-        if number < low:
-            raise _FieldError(field, f"must be at least {low:g}")
-    elif not low <= number <= high:
+    if not low <= number <= high:
         raise _FieldError(field, f"must be between {low:g} and {high:g}")
     return number
 
@@ -327,6 +324,10 @@ class _FieldError(Exception):
 
 
 # Ranges of the contract, shared by the precise checks and the fast path so they cannot drift.
+MAX_KWH: Final = 1000.0
+"""Energy of one reading: a megawatt charger delivers about 60 kWh in a minute's interval and a
+large depot's meter a few hundred, so 1 MWh is beyond any real one. The bound keeps every sum
+of readings finite wherever it is added up (rollups, analytics, the fleet's totals)."""
 _MAX_VOLTAGE: Final = 1000.0
 _MAX_SOC: Final = 100.0
 _MIN_BATTERY_TEMP: Final = -40.0
@@ -370,7 +371,7 @@ def _reading_problems(obj: Any, window: Window) -> tuple[Reading | None, list[Pr
             (
                 lambda: _device_id(obj["meterId"], "meterId"),
                 lambda: _timestamp(obj, window),
-                lambda: _number(obj, "kwhConsumedAc", 0, None),
+                lambda: _number(obj, "kwhConsumedAc", 0, MAX_KWH),
                 lambda: _number(obj, "voltage", 0, _MAX_VOLTAGE),
             )
         )
@@ -381,7 +382,7 @@ def _reading_problems(obj: Any, window: Window) -> tuple[Reading | None, list[Pr
                 lambda: _device_id(obj["vehicleId"], "vehicleId"),
                 lambda: _timestamp(obj, window),
                 lambda: _number(obj, "soc", 0, _MAX_SOC),
-                lambda: _number(obj, "kwhDeliveredDc", 0, None),
+                lambda: _number(obj, "kwhDeliveredDc", 0, MAX_KWH),
                 lambda: _number(obj, "batteryTemp", _MIN_BATTERY_TEMP, _MAX_BATTERY_TEMP),
             )
         )
@@ -442,7 +443,7 @@ def _certain_reading(obj: Any, earliest: datetime, latest: datetime) -> Reading 
         volts = _certain_float(obj.get("voltage"))
         if (
             type(device) is str
-            and 0.0 <= kwh < math.inf
+            and 0.0 <= kwh <= MAX_KWH
             and 0.0 <= volts <= _MAX_VOLTAGE
             and _DEVICE_ID.fullmatch(device) is not None
         ):
@@ -455,7 +456,7 @@ def _certain_reading(obj: Any, earliest: datetime, latest: datetime) -> Reading 
         if (
             type(device) is str
             and 0.0 <= soc <= _MAX_SOC
-            and 0.0 <= kwh < math.inf
+            and 0.0 <= kwh <= MAX_KWH
             and _MIN_BATTERY_TEMP <= temp <= _MAX_BATTERY_TEMP
             and _DEVICE_ID.fullmatch(device) is not None
         ):

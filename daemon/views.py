@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Final
 
 
 def rfc3339(moment: datetime) -> str:
@@ -14,9 +14,19 @@ def rfc3339(moment: datetime) -> str:
     )
 
 
+MAX_RATIO: Final = 1e300
+"""Beyond this DC over AC says only that the AC was next to nothing (1e-300 kWh and less), and
+nearer float8's end the division overflows: JSON cannot carry that and PostgreSQL refuses it.
+The fleet views' SQL (``fleet_vehicles``) draws the same line."""
+
+
 def ratio(dc_kwh: float, ac_kwh: float) -> float | None:
-    """DC over AC, unrounded; None when no AC was consumed (API.md, analytics)."""
-    return None if ac_kwh == 0 else dc_kwh / ac_kwh
+    """DC over AC, unrounded; None when no AC was consumed (API.md, analytics), or so little
+    that the ratio means nothing."""
+    if ac_kwh == 0:
+        return None
+    value = dc_kwh / ac_kwh
+    return value if value <= MAX_RATIO else None
 
 
 @dataclass(frozen=True, slots=True)

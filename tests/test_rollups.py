@@ -33,7 +33,7 @@ Reading = dict[str, Any]
 
 # Values chosen to trip float8 addition (0.1 + 0.2, 0.7 + 0.1), with many digits, tiny and
 # large, and zero; all with at most 15 significant digits, so that float8::numeric is exact.
-_ENERGIES = (0.1, 0.2, 0.7, 1.25, 2.0, 0.333333333333333, 12345.6789, 1e-09, 0.0, 3.1)
+_ENERGIES = (0.1, 0.2, 0.7, 1.25, 2.0, 0.333333333333333, 999.999999, 1e-09, 0.0, 3.1)
 _TEMPERATURES = (-3.2, 0.0, 25.5, 31.4, 44.9, 99.9)
 
 

@@ -1,0 +1,82 @@
+"""Input that is valid by its shape but chosen to hurt: values at the edges of what is summed,
+and bodies built to cost the daemon time or memory. None of it may answer a 500, store what it
+should not, or hold up other clients."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from tests.conftest import Postgres
+from tests.support import assert_error, at, meter, vehicle
+
+SMALLEST_FLOAT = 5e-324
+
+
+async def _link(client: httpx.AsyncClient, vehicle_id: str, meter_id: str) -> None:
+    link = {"vehicleId": vehicle_id, "meterId": meter_id}
+    assert (await client.put("/v1/links", json=link)).status_code == 200
+
+
+@pytest.mark.parametrize("kwh", [1000.000001, 1.7e308, 1e300])
+async def test_energy_beyond_one_megawatt_hour_a_reading_is_400(
+    client: httpx.AsyncClient, postgres: Postgres, database: str, kwh: float
+) -> None:
+    for reading, field in ((meter(kwh=kwh), "kwhConsumedAc"), (vehicle(kwh=kwh), "kwhDeliveredDc")):
+        assert_error(await client.post("/v1/ingest", json=reading), 400, field)
+        assert_error(await client.post("/v1/ingest/batch", json=[reading]), 400, field)
+    stored = await postgres.aquery(
+        database,
+        "SELECT (SELECT count(*) FROM meter_readings) + (SELECT count(*) FROM vehicle_readings)",
+    )
+    assert stored == [["0"]]
+
+
+async def test_the_largest_readings_sum_and_answer_everywhere(client: httpx.AsyncClient) -> None:
+    """What used to overflow PostgreSQL's sum ("value out of range") and fail analytics for
+    good: now the most a reading may carry, many times over, sums to finite answers."""
+    readings = [meter("m-max", kwh=1000, ts=at(minutes)) for minutes in range(60)]
+    readings += [vehicle("v-max", kwh=1000, ts=at(minutes)) for minutes in range(60)]
+    assert (await client.post("/v1/ingest/batch", json=readings)).status_code == 201
+    await _link(client, "v-max", "m-max")
+
+    performance = (await client.get("/v1/analytics/performance/v-max")).json()
+
+    assert performance["totalEnergyConsumedAc"] == 60_000
+    assert performance["totalEnergyDeliveredDc"] == 60_000
+    assert performance["efficiencyRatio"] == 1
+    for path in (
+        "/v1/analytics/performance/v-max/hourly",
+        "/v1/fleet/summary",
+        "/v1/fleet/vehicles?sort=efficiency",
+        "/v1/fleet/meters",
+    ):
+        assert (await client.get(path)).status_code == 200, path
+
+
+async def test_next_to_no_ac_gives_no_ratio_rather_than_a_500(client: httpx.AsyncClient) -> None:
+    """DC over the smallest AC a float holds overflows float8: once JSON could not carry it and
+    PostgreSQL refused the division, so the vehicle's analytics and every fleet list that held
+    it failed. Such a ratio means nothing, so it is left out, as when no AC was consumed."""
+    readings = [
+        meter("m-tiny", kwh=SMALLEST_FLOAT, ts=at(1)),
+        vehicle("v-tiny", kwh=1000, ts=at(1)),
+        meter("m-fair", kwh=2.0, ts=at(1)),
+        vehicle("v-fair", kwh=1.8, ts=at(1)),
+    ]
+    assert (await client.post("/v1/ingest/batch", json=readings)).status_code == 201
+    await _link(client, "v-tiny", "m-tiny")
+    await _link(client, "v-fair", "m-fair")
+
+    performance = (await client.get("/v1/analytics/performance/v-tiny")).json()
+    hourly = (await client.get("/v1/analytics/performance/v-tiny/hourly?hours=2")).json()
+    listed = (await client.get("/v1/fleet/vehicles?sort=efficiency&order=desc")).json()
+    summary = await client.get("/v1/fleet/summary")
+
+    assert performance["totalEnergyConsumedAc"] == SMALLEST_FLOAT
+    assert performance["efficiencyRatio"] is None
+    assert [hour["efficiencyRatio"] for hour in hourly["hours"]] == [None, None]
+    ratios = {item["vehicleId"]: item["efficiency24h"] for item in listed["items"]}
+    assert ratios == {"v-tiny": None, "v-fair": 0.9}
+    assert summary.status_code == 200
+    assert summary.json()["fleetEfficiency"]["efficiencyRatio"] == (1000 + 1.8) / 2.0
