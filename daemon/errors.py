@@ -14,3 +14,14 @@ class StoreUnavailable(Exception):
 
 class StoreError(Exception):
     """PostgreSQL refused a statement for a reason that retrying will not fix."""
+
+
+class StartupFailed(Exception):
+    """The daemon cannot start, for a reason that its user can fix (a port taken, a database
+    out of reach, a data directory it cannot write). The message is the whole story, the cause
+    and what to do, in one sentence, so it is logged without a traceback."""
+
+    def __init__(self, message: str, *, exit_code: int = 1) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+        """1 when the world is not as the daemon needs it, 2 when a setting is wrong."""

@@ -33,7 +33,7 @@ from dataclasses import replace
 
 import trio
 
-from daemon import serve, signals
+from daemon import port_probe, serve, signals
 from daemon.config import Config, to_wire
 from daemon.embedded import open_embedded
 from daemon.metrics import MULTIPROCESS_DIR
@@ -49,8 +49,18 @@ class WorkerDied(Exception):
     """A worker process ended without being asked to, or failed to stop cleanly."""
 
 
+class WorkerStartFailed(Exception):
+    """A worker could not start and has said why on stderr itself (it exits 1 or 2 only after
+    its critical log line), so the parent adds no second line: it exits with the same code."""
+
+    def __init__(self, index: int, exit_code: int) -> None:
+        super().__init__(f"worker {index} could not start (exit code {exit_code})")
+        self.exit_code = exit_code
+
+
 async def _start_worker(config: Config, index: int, metrics_dir: str) -> trio.Process:
-    """Start one worker and return once it serves; ``WorkerDied`` if it exits first."""
+    """Start one worker and return once it serves. If it exits first: ``WorkerStartFailed``
+    when it said why, else ``WorkerDied``."""
     process = await trio.lowlevel.open_process(
         [sys.executable, "-m", "daemon.worker"],
         env={**os.environ, MULTIPROCESS_DIR: metrics_dir},
@@ -67,6 +77,8 @@ async def _start_worker(config: Config, index: int, metrics_dir: str) -> trio.Pr
         chunk = await process.stdout.receive_some()
         if not chunk:
             code = await process.wait()
+            if code in {1, 2}:
+                raise WorkerStartFailed(index, code)
             raise WorkerDied(f"worker {index} exited with code {code} while starting")
         said += chunk
     return process
@@ -104,16 +116,17 @@ async def run(
     stop = trio.Event()
     failed: list[str] = []
     processes: list[trio.Process] = []
+    # Before the embedded server starts: a taken port is told at once.
+    port_probe.ensure_free(config.host, config.port)
     async with AsyncExitStack() as resources:
-        worker_config = config
-        if config.dsn is None:
-            dsn = await resources.enter_async_context(open_embedded(config.data_dir))
-            worker_config = replace(worker_config, database_url=dsn)
         # Bound but never listening: it receives no connection, and keeps the port (an
         # ephemeral one included) for the workers until they all stop.
         reserved = resources.enter_context(serve.shared_port_socket(config.host, config.port))
         port = int(reserved.getsockname()[1])
-        worker_config = replace(worker_config, port=port)
+        worker_config = replace(config, port=port)
+        if config.dsn is None:
+            dsn = await resources.enter_async_context(open_embedded(config.data_dir))
+            worker_config = replace(worker_config, database_url=dsn)
         # The workers' metrics, in files that any of them reads for all (daemon.metrics).
         metrics_dir = resources.enter_context(tempfile.TemporaryDirectory(prefix="ingestd-"))
         async with trio.open_nursery() as nursery:

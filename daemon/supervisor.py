@@ -18,8 +18,10 @@ from functools import partial
 import trio
 
 from daemon import (
+    failures,
     maintenance,
     parent_link,
+    port_probe,
     rollup_fold,
     sampler,
     serve,
@@ -30,6 +32,7 @@ from daemon import (
 from daemon.auth import Keyring
 from daemon.config import Config
 from daemon.embedded import open_embedded
+from daemon.errors import StoreUnavailable
 from daemon.health import not_ready_reason, writers_reason
 from daemon.http_app import AppHandles, create_app
 from daemon.intake import Ingest, Intake
@@ -55,6 +58,13 @@ def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+def _url_setting(config: Config) -> str | None:
+    """The setting that the database's URL came from; None for the embedded server's."""
+    if config.dsn is None:
+        return None
+    return "database_pool_url" if config.uses_pooler else "database_url"
+
+
 def _ingest(config: Config, intake: Intake, store: Store) -> Ingest:
     if config.write_path == "grouped":
         return intake
@@ -77,16 +87,23 @@ async def run(
     with the others."""
     if parent is None:
         log.info("starting", extra={"config": config.describe()})
+        port_probe.ensure_free(config.host, config.port)
     stop = trio.Event()
     async with AsyncExitStack() as resources:
         dsn = config.dsn
         if dsn is None:
             dsn = await resources.enter_async_context(open_embedded(config.data_dir))
-        store = await resources.enter_async_context(
-            open_store(
-                dsn, pooler=config.uses_pooler, max_connections=config.shards + _READ_CONNECTIONS
+        try:
+            store = await resources.enter_async_context(
+                open_store(
+                    dsn,
+                    pooler=config.uses_pooler,
+                    max_connections=config.shards + _READ_CONNECTIONS,
+                )
             )
-        )
+        except* StoreUnavailable as group:
+            cause = failures.leaves(group)[0]
+            raise failures.unreachable(dsn, _url_setting(config), cause) from group
         async with trio.open_nursery() as background:
             await background.start(signals.run, stop)
             if parent is not None:

@@ -111,3 +111,15 @@ async def post_until_stopped(
         logs = await stop(process)
         stopped.set()
     return acknowledged, logs
+
+
+async def failed_start(env: dict[str, str], *args: str) -> tuple[int, list[str]]:
+    """``python -m daemon`` that is expected to give up while starting: its exit code and the
+    raw lines of its stderr (raw, so that a test can tell a traceback from a log line)."""
+    done = await trio.run_process(
+        [sys.executable, "-m", "daemon", *args],
+        env={**os.environ, **env},
+        capture_stderr=True,
+        check=False,
+    )
+    return done.returncode, done.stderr.decode().splitlines()
