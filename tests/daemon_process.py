@@ -10,6 +10,7 @@ import subprocess
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 import httpx
 import trio
@@ -25,10 +26,12 @@ def _free_port() -> int:
 
 
 @asynccontextmanager
-async def running(env: dict[str, str], *args: str) -> AsyncIterator[tuple[trio.Process, str]]:
+async def running(
+    env: dict[str, str], *args: str, port: int | None = None
+) -> AsyncIterator[tuple[trio.Process, str]]:
     """``python -m daemon``, once it answers ready; killed on the way out if the test left it
-    running (its workers, if any, follow their parent)."""
-    port = _free_port()
+    running (its workers, if any, follow their parent). On ``port``, or any free one."""
+    port = port or _free_port()
     process = await trio.lowlevel.open_process(
         [sys.executable, "-m", "daemon", "--port", str(port), *args],
         env={**os.environ, **env},
@@ -123,3 +126,29 @@ async def failed_start(env: dict[str, str], *args: str) -> tuple[int, list[str]]
         check=False,
     )
     return done.returncode, done.stderr.decode().splitlines()
+
+
+def alive(pid: int) -> bool:
+    """Running, and not a zombie that its parent has yet to reap."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"
+
+
+def embedded_server(pgdata: Path) -> tuple[str, list[int]]:
+    """The running embedded server of ``pgdata``: its URL, and its postmaster's pid followed
+    by those of the postmaster's children (the whole server)."""
+    pid, _, _, port, socket_dir, *_ = (pgdata / "postmaster.pid").read_text().splitlines()
+    url = f"postgresql://postgres@/postgres?host={socket_dir}&port={port.strip()}"
+    return url, [int(pid), *children(int(pid))]
+
+
+def children(pid: int) -> list[int]:
+    """Child processes, whichever of the process's threads started them."""
+    return [
+        int(child)
+        for task in Path(f"/proc/{pid}/task").iterdir()
+        for child in (task / "children").read_text().split()
+    ]

@@ -1,0 +1,95 @@
+"""The daemon killed with ``kill -9`` while it runs on the embedded PostgreSQL.
+
+The server it started runs on: the next daemon on the same data directory adopts it, owns it
+(stops it when it stops) and loses nothing that was acknowledged. Under load from the real
+load generator, at random moments, several times in a row.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from contextlib import AsyncExitStack
+from functools import partial
+from pathlib import Path
+
+import pytest
+import trio
+
+from daemon import postmaster
+from daemon.embedded import Embedded
+from tests import acks, daemon_process
+from tests.support import eventually
+
+_TRIALS = 3
+# Short, so that a worker left by a killed parent is gone soon after (it drains for the ack
+# timeout plus a second before it lets go of the port).
+_ENV = {"INGEST_ACK_TIMEOUT_S": "2"}
+
+
+@pytest.fixture
+def data_dir(tmp_path: Path) -> Iterator[Path]:
+    """A data directory whose server, if a failed test leaves one running, is stopped."""
+    yield tmp_path / "data"
+    if postmaster.read(tmp_path / "data" / "pg") is not None:
+        Embedded(tmp_path / "data" / "pg").stop()
+
+
+def _args(data_dir: Path, workers: int = 1) -> tuple[str, ...]:
+    return ("--data-dir", str(data_dir), "--workers", str(workers))
+
+
+async def test_the_next_daemon_owns_the_server_a_killed_one_left(data_dir: Path) -> None:
+    async with daemon_process.running(_ENV, *_args(data_dir)) as (killed, _):
+        _, server = daemon_process.embedded_server(data_dir / "pg")
+        killed.kill()
+    assert all(daemon_process.alive(pid) for pid in server), "the server outlives the daemon"
+
+    async with daemon_process.running(_ENV, *_args(data_dir)) as (process, _):
+        code, lines = await daemon_process.failed_start(_ENV, *_args(data_dir), "--port", "0")
+        assert code == 1
+        assert f"in use by another ingestd (pid {process.pid})" in lines[-1]
+        logs = await daemon_process.stop(process)
+
+    assert any(str(e["msg"]).startswith("adopting the embedded PostgreSQL") for e in logs)
+    assert not any(daemon_process.alive(pid) for pid in server), "stopped with its new owner"
+
+
+async def test_kill_9_under_load_loses_nothing_acknowledged(tmp_path: Path, data_dir: Path) -> None:
+    seed = random.randrange(2**32)
+    moments = random.Random(seed)
+    port = daemon_process._free_port()
+    pgdata = data_dir / "pg"
+    figures: list[str] = []
+    async with AsyncExitStack() as daemons:
+        # The first trial kills the parent of two workers, the others a one-process daemon.
+        process, url = await daemons.enter_async_context(
+            daemon_process.running(_ENV, *_args(data_dir, workers=2), port=port)
+        )
+        for trial in range(_TRIALS):
+            prefix, ack_log = f"t{trial}-", tmp_path / f"acks-{trial}.tsv"
+            database, server = daemon_process.embedded_server(pgdata)
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(partial(acks.load, url, ack_log, prefix, seconds=4))
+                await eventually(partial(acks.stored, database, prefix))
+                await trio.sleep(moments.uniform(0.0, 1.5))
+                workers = daemon_process.children(process.pid)
+                process.kill()
+                await eventually(partial(trio.to_thread.run_sync, _all_gone, workers))
+                process, url = await daemons.enter_async_context(
+                    daemon_process.running(_ENV, *_args(data_dir), port=port)
+                )
+            assert daemon_process.embedded_server(pgdata)[1][0] == server[0], "adopted"
+            tally = await acks.tally(database, ack_log, prefix)
+            figures.append(
+                f"trial {trial}: {tally.acknowledged} acknowledged, {len(tally.lost)} lost"
+            )
+            assert tally.acknowledged > 0
+            assert tally.lost == [], f"seed {seed}: {figures}: {tally.lost[:5]}"
+        await daemon_process.stop(process)
+    print(f"seed {seed}:", "; ".join(figures))
+    assert not any(daemon_process.alive(pid) for pid in server), "no server left behind"
+
+
+def _all_gone(pids: list[int]) -> bool:
+    return not any(daemon_process.alive(pid) for pid in pids)
