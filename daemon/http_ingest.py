@@ -42,9 +42,8 @@ from daemon.readings import (
     InvalidInput,
     Reading,
     Window,
-    parse_batch,
+    parse_batch_body,
     parse_json,
-    parse_ndjson,
     parse_reading,
 )
 
@@ -54,6 +53,14 @@ SINGLE_PATH: Final = "/v1/ingest"
 BATCH_PATH: Final = "/v1/ingest/batch"
 SINGLE_BODY_LIMIT: Final = 64 * 1024
 BATCH_BODY_LIMIT: Final = 10 * 1024 * 1024
+_PARSE_INLINE_LIMIT: Final = 256 * 1024
+"""Bodies up to this (2,000 readings or so, what gateways send) are parsed where they arrive:
+a few milliseconds. Larger ones are parsed in a worker thread, so that the event loop, which
+serves every other request, gets its turns while one body of 10,000 readings, or of 10,000
+problems, is checked."""
+_PARALLEL_PARSES: Final = 2
+"""Large bodies parsed at once: each holds its body and its objects in memory, so the rest wait
+their turn rather than pile up."""
 _FULL_RETRY_AFTER_S: Final = 1
 _TIMEOUT_RETRY_AFTER_S: Final = 5
 _JSON_HEADERS: Final = ((b"content-type", b"application/json"),)
@@ -114,6 +121,7 @@ class IngestRoutes:
         self._window = window
         self._ack_timeout_s = ack_timeout_s
         self._rejections = rejections
+        self._parsers = trio.CapacityLimiter(_PARALLEL_PARSES)
 
     async def __call__(
         self, scope: Scope, receive: ASGIReceiveCallable, send: ASGISendCallable
@@ -161,10 +169,14 @@ class IngestRoutes:
             reading = parse_reading(parse_json(raw), self._window())
             await self._commit([reading])
             return 201, _SINGLE_OK[reading.kind]
-        media = require_media_type(content_type, JSON, NDJSON)
+        ndjson = require_media_type(content_type, JSON, NDJSON) == NDJSON
         raw = await _read_body(scope, receive, BATCH_BODY_LIMIT)
-        items = parse_ndjson(raw) if media == NDJSON else parse_json(raw)
-        readings = parse_batch(items, self._window())
+        if len(raw) <= _PARSE_INLINE_LIMIT:
+            readings = parse_batch_body(raw, ndjson, self._window())
+        else:
+            readings = await trio.to_thread.run_sync(
+                parse_batch_body, raw, ndjson, self._window(), limiter=self._parsers
+            )
         await self._commit(readings)
         meters = _meters(readings)
         return 201, encode(

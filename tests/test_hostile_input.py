@@ -4,6 +4,8 @@ should not, or hold up other clients."""
 
 from __future__ import annotations
 
+import json
+
 import httpx
 import pytest
 
@@ -80,3 +82,54 @@ async def test_next_to_no_ac_gives_no_ratio_rather_than_a_500(client: httpx.Asyn
     assert ratios == {"v-tiny": None, "v-fair": 0.9}
     assert summary.status_code == 200
     assert summary.json()["fleetEfficiency"]["efficiencyRatio"] == (1000 + 1.8) / 2.0
+
+
+NDJSON = {"Content-Type": "application/x-ndjson"}
+
+
+@pytest.mark.parametrize(
+    ("body", "headers"),
+    [
+        pytest.param(b"{\n" * 1_000_000, NDJSON, id="a-million-ndjson-lines-of-brace"),
+        pytest.param(b"[" + b"{}," * 3_400_000 + b"{}]", {}, id="millions-of-empty-objects"),
+        pytest.param(b"[" + b"1," * 5_000_000 + b"1]", {}, id="millions-of-numbers"),
+        pytest.param(b"{}\n" * 10_001, NDJSON, id="one-line-too-many"),
+    ],
+)
+async def test_a_body_of_millions_of_tiny_values_is_refused_before_it_is_decoded(
+    client: httpx.AsyncClient,
+    postgres: Postgres,
+    database: str,
+    body: bytes,
+    headers: dict[str, str],
+) -> None:
+    """Once these took seconds of the event loop (8 s for the million lines, while /healthz
+    waited as long) and grew the daemon by gigabytes, building an object and a problem for every
+    value. Now braces and commas are counted first: no batch of 10,000 readings has more."""
+    response = await client.post(
+        "/v1/ingest/batch", content=body, headers={"Content-Type": "application/json", **headers}
+    )
+    message = assert_error(response, 400)["message"]
+    assert "1 to 10000 readings" in message
+    assert (await client.get("/healthz")).status_code == 200
+    stored = await postgres.aquery(database, "SELECT count(*) FROM meter_readings")
+    assert stored == [["0"]]
+
+
+async def test_a_large_batch_is_parsed_off_the_event_loop_with_the_same_answers(
+    client: httpx.AsyncClient, postgres: Postgres, database: str
+) -> None:
+    """Over 256 KiB a body is parsed in a worker thread: valid, it is stored; invalid, it gets
+    the same 400 with the first 100 problems (checking stops there), and nothing is stored."""
+    good = [meter(f"m-{i}", ts=at(i % 60)) for i in range(4_000)]
+    bad = [meter(f"m-{i}", voltage=-1.0, ts=at(i % 60)) for i in range(10_000)]
+    assert len(json.dumps(good)) > 256 * 1024
+
+    refused = assert_error(await client.post("/v1/ingest/batch", json=bad), 400, "voltage")
+    assert refused["message"].startswith("At least 100 of 10000 readings are invalid")
+    assert len(refused["details"]) == 100
+    assert await postgres.aquery(database, "SELECT count(*) FROM meter_readings") == [["0"]]
+
+    accepted = await client.post("/v1/ingest/batch", json=good)
+    assert accepted.json() == {"status": "ok", "count": 4000, "meters": 4000, "vehicles": 0}
+    assert await postgres.aquery(database, "SELECT count(*) FROM meter_readings") == [["4000"]]

@@ -738,6 +738,16 @@ def test_parse_ndjson_reports_every_bad_line() -> None:
     assert caught.value.message.startswith("3 of 5 readings are invalid")
 
 
+def test_parse_ndjson_stops_at_the_hundredth_bad_line() -> None:
+    body = b"[\n" * 5_000
+
+    with pytest.raises(InvalidInput) as caught:
+        parse_ndjson(body)
+
+    assert [p.index for p in caught.value.problems] == list(range(100))
+    assert caught.value.message.startswith("At least 100 of 5000 readings are invalid")
+
+
 def test_parse_batch_over_ndjson_items() -> None:
     body = "\r\n".join(
         [
@@ -869,7 +879,7 @@ def test_batch_counts_bad_items_not_problems() -> None:
     assert caught.value.message.startswith("3 of 4 readings are invalid")
 
 
-def test_batch_lists_at_most_100_problems() -> None:
+def test_batch_lists_at_most_100_problems_and_stops_checking_there() -> None:
     assert MAX_PROBLEMS == 100
     items = [meter(meterId=f"m{i}", soc=1) for i in range(150)] + [meter()]
 
@@ -880,7 +890,16 @@ def test_batch_lists_at_most_100_problems() -> None:
     assert len(problems) == MAX_PROBLEMS
     assert [p.index for p in problems] == list(range(100))
     assert {p.field for p in problems} == {"soc"}
-    assert caught.value.message.startswith("150 of 151 readings are invalid")
+    assert caught.value.message.startswith("At least 100 of 151 readings are invalid")
+
+
+def test_a_batch_whose_last_reading_makes_the_hundredth_problem_counts_exactly() -> None:
+    items = [meter()] * 50 + [meter(meterId=f"m{i}", soc=1) for i in range(100)]
+
+    with pytest.raises(InvalidInput) as caught:
+        parse_batch(items, WINDOW)
+
+    assert caught.value.message.startswith("100 of 150 readings are invalid")
 
 
 # --- links ---------------------------------------------------------------------------------
