@@ -9,7 +9,7 @@ import os
 from urllib.parse import parse_qsl, urlsplit
 
 from daemon.config import SETTINGS
-from daemon.errors import StartupFailed
+from daemon.errors import StartupFailed, StoreUnavailable
 
 _DEFAULT_PG_PORT = 5432
 
@@ -54,9 +54,17 @@ def _where(dsn: str) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
+def refused_connecting(error: BaseException) -> bool:
+    """Opening the store, an error that carries a SQLSTATE is the server's answer to the
+    connection (no such database or role, a password or pg_hba.conf refused): the store lets
+    those through untranslated. Only the attribute is looked at, so that no module but the
+    store imports the driver."""
+    return isinstance(error, StoreUnavailable) or getattr(error, "sqlstate", None) is not None
+
+
 def unreachable(dsn: str, source: str | None, error: BaseException) -> StartupFailed:
-    """PostgreSQL cannot be reached at start. ``source`` is the setting the URL came from;
-    None for the embedded server, whose URL the daemon made itself."""
+    """PostgreSQL cannot be reached or refuses the connection at start. ``source`` is the
+    setting the URL came from; None for the embedded server, whose URL the daemon made."""
     cause = error.__cause__ or error
     sentence = f"cannot connect to PostgreSQL at {_where(dsn)}: {reason(cause)}"
     if source is None:

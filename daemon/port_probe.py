@@ -17,10 +17,8 @@ from daemon.failures import reason, setting
 
 
 def ensure_free(host: str, port: int) -> None:
-    """Raise ``StartupFailed`` if nothing may listen on ``host``:``port`` now; port 0 (any free
-    one) always may."""
-    if port == 0:
-        return
+    """Raise ``StartupFailed`` if nothing may listen on ``host``:``port`` now (with port 0, any
+    free one: then only the host is in question)."""
     with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
@@ -34,6 +32,11 @@ def _refusal(host: str, port: int, error: OSError) -> StartupFailed:
         return StartupFailed(
             f"port {port} on {host} is already in use:"
             f" stop the other process or choose another with {setting('port')}"
+        )
+    if isinstance(error, socket.gaierror):
+        return StartupFailed(
+            f"cannot listen on {host}: {reason(error)}: choose another with {setting('host')}",
+            exit_code=2,
         )
     if error.errno == errno.EADDRNOTAVAIL:
         return StartupFailed(

@@ -32,7 +32,6 @@ from daemon import (
 from daemon.auth import Keyring
 from daemon.config import Config
 from daemon.embedded import open_embedded
-from daemon.errors import StoreUnavailable
 from daemon.health import not_ready_reason, writers_reason
 from daemon.http_app import AppHandles, create_app
 from daemon.intake import Ingest, Intake
@@ -101,8 +100,10 @@ async def run(
                     max_connections=config.shards + _READ_CONNECTIONS,
                 )
             )
-        except* StoreUnavailable as group:
+        except* Exception as group:
             cause = failures.leaves(group)[0]
+            if not failures.refused_connecting(cause):
+                raise
             raise failures.unreachable(dsn, _url_setting(config), cause) from group
         async with trio.open_nursery() as background:
             await background.start(signals.run, stop)

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests import daemon_process
+from tests.conftest import Postgres
 
 _WORKERS = pytest.mark.parametrize("workers", ["1", "2"], ids=["one-worker", "two-workers"])
 
@@ -55,6 +56,17 @@ async def test_a_port_in_use_is_named_before_postgres_starts(
     assert not (data_dir / "pg").exists(), "it failed before starting PostgreSQL"
 
 
+async def test_an_address_of_another_machine_is_a_bad_setting() -> None:
+    code, lines = await daemon_process.failed_start(
+        {}, "--host", "192.0.2.1", "--insecure", "true", "--port", "0", "--workers", "1"
+    )
+    assert code == 2
+    assert _the_one_failure(lines) == (
+        "cannot listen on 192.0.2.1: it is not an address of this machine:"
+        " choose another with --host/INGEST_HOST"
+    )
+
+
 async def test_the_traceback_is_there_at_debug_level(tmp_path: Path, taken_port: int) -> None:
     code, lines = await daemon_process.failed_start(
         {"INGEST_LOG_LEVEL": "debug"},
@@ -76,6 +88,19 @@ async def test_an_unreachable_database_is_named_with_the_reason(workers: str) ->
     assert "127.0.0.1:1" in message
     assert "Connection refused" in message
     assert "DATABASE_URL" in message
+
+
+async def test_a_database_that_refuses_the_connection_is_named_with_its_words(
+    postgres: Postgres,
+) -> None:
+    url = postgres.url("no_such_database")
+    code, lines = await daemon_process.failed_start(
+        {"DATABASE_URL": url}, "--port", "0", "--workers", "1"
+    )
+    assert code == 1
+    message = _the_one_failure(lines)
+    assert 'database "no_such_database" does not exist' in message
+    assert "--database-url/DATABASE_URL" in message
 
 
 @_WORKERS
