@@ -60,6 +60,10 @@ class Pacing:
             return self.first_minute_s + 60.0 * minute
         return None
 
+    def burst(self, minute: int) -> int | None:
+        """Realtime: the burst a request of ``minute`` belongs to (its boundary)."""
+        return minute if self.mode == "realtime" else None
+
 
 @dataclass(slots=True)
 class Request:
@@ -69,6 +73,8 @@ class Request:
     """The data-set readings in it; empty for an injected fault."""
     expect: int
     release_s: float | None
+    burst: int | None = None
+    """Realtime: the minute boundary it is due on, whose burst it is part of."""
 
 
 _Item = tuple[dict[str, Any], Ref]
@@ -125,15 +131,15 @@ def plan(
         if rng.random() < faults.clock_ahead:
             yield _fault(wire.vehicle(vehicle, fast), due)
         while len(pending) >= size:
-            yield _request(pending[:size], batch > 0, due)
+            yield _request(pending[:size], batch > 0, due, pacing.burst(current))
             del pending[:size]
     for held in sorted(late):
         pending.extend(late[held])
     for start in range(0, len(pending), size):
-        yield _request(pending[start : start + size], batch > 0, due)
+        yield _request(pending[start : start + size], batch > 0, due, pacing.burst(current))
 
 
-def _request(items: list[_Item], batch: bool, due: float | None) -> Request:
+def _request(items: list[_Item], batch: bool, due: float | None, burst: int | None) -> Request:
     payloads = [payload for payload, _ in items]
     return Request(
         body=json.dumps(payloads if batch else payloads[0]).encode(),
@@ -141,6 +147,7 @@ def _request(items: list[_Item], batch: bool, due: float | None) -> Request:
         refs=[ref for _, ref in items],
         expect=201,
         release_s=due,
+        burst=burst,
     )
 
 

@@ -16,16 +16,8 @@ import trio
 T = TypeVar("T")
 
 
-def client(url: str) -> httpx.AsyncClient:
-    return httpx.AsyncClient(
-        base_url=url,
-        limits=httpx.Limits(max_connections=1, max_keepalive_connections=1),
-        timeout=httpx.Timeout(120.0),
-    )
-
-
 async def fan_out(
-    url: str,
+    client: Callable[[], httpx.AsyncClient],
     workers: int,
     feed: Callable[[trio.MemorySendChannel[T]], Awaitable[None]],
     work: Callable[[httpx.AsyncClient, T], Awaitable[None]],
@@ -35,7 +27,7 @@ async def fan_out(
     send, receive = trio.open_memory_channel[T](0)
 
     async def worker(inbox: trio.MemoryReceiveChannel[T]) -> None:
-        async with client(url) as http, inbox:
+        async with client() as http, inbox:
             async for item in inbox:
                 await work(http, item)
 

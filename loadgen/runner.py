@@ -1,78 +1,82 @@
-"""Drives a plan against the engine: one dispatcher and a fixed pool of workers.
+"""Drives a plan against the engine: one dispatcher and a fixed pool of workers; and the
+links every site needs first.
 
 The dispatcher sleeps until each request is due (open-loop and realtime pacing) and hands it
 to a free worker; when every worker is busy it waits, and that wait counts in the latency,
 which is measured from the due time. Workers deliver (retrying 503s after Retry-After), then
-record the outcome in the ledger and the statistics.
+record the outcome in the ledger, the statistics and the acknowledgement log.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from typing import IO
 
 import httpx
 import trio
 
 from loadgen import wire
-from loadgen.delivery import Outcome, deliver
+from loadgen.acklog import AckLog
+from loadgen.delivery import Outcome, deliver, outcome
+from loadgen.engine import Engine
 from loadgen.fleet import SiteSpec
 from loadgen.ledger import Kind, Ledger
 from loadgen.plan import Request
 from loadgen.pool import fan_out, feed_all
 from loadgen.stats import Stats
+from loadgen.tally import Linking
 
 log = logging.getLogger(__name__)
 
 _SHOWN_UNEXPECTED = 5
 
 
-async def link_sites(url: str, specs: list[SiteSpec], *, concurrency: int) -> None:
-    """Link every site's vehicle to its meter (PUT /v1/links), retrying 503s."""
+async def link_sites(
+    engine: Engine, specs: list[SiteSpec], *, concurrency: int, into: Linking
+) -> None:
+    """Link every site's vehicle to its meter (PUT /v1/links), ``concurrency`` at a time."""
 
     async def link(http: httpx.AsyncClient, spec: SiteSpec) -> None:
-        while True:
-            response = await http.put(
-                "/v1/links", json={"vehicleId": spec.vehicle_id, "meterId": spec.meter_id}
-            )
-            if response.status_code != 503:
-                response.raise_for_status()
-                return
-            await trio.sleep(float(response.headers.get("Retry-After", "1")))
+        body = {"vehicleId": spec.vehicle_id, "meterId": spec.meter_id}
+        _, retries = await engine.call(http, "PUT", "/v1/links", body=body)
+        into.linked += 1
+        into.retries += retries
 
-    await fan_out(url, concurrency, feed_all(specs), link)
+    await fan_out(engine.client, concurrency, feed_all(specs), link)
 
 
 class Drive:
     """One run's shared state: what the workers record into, and where acks are logged."""
 
     def __init__(
-        self, ledger: Ledger, stats: Stats, ack_log: IO[str] | None, give_up_s: float
+        self, engine: Engine, ledger: Ledger, stats: Stats, ack_log: AckLog | None
     ) -> None:
+        self.engine = engine
         self.ledger = ledger
         self.stats = stats
         self.ack_log = ack_log
-        self.give_up_s = give_up_s
         self._shown = 0
+        self._first_sent: float | None = None
 
     def _device(self, position: int, kind: Kind) -> str:
         spec = self.ledger.sites[position].spec
         return spec.meter_id if kind is Kind.METER else spec.vehicle_id
 
-    def record(self, request: Request, outcome: Outcome, status: int | None) -> None:
+    def record(self, request: Request, result: Outcome, status: int | None) -> None:
         stats = self.stats
-        if outcome is Outcome.EXPECTED:
+        if result is Outcome.EXPECTED:
             if request.refs:
                 stats.readings_acked += len(request.refs)
                 for position, minute, kind in request.refs:
                     self.ledger.acked(position, minute, kind)
-                    if self.ack_log is not None:
-                        ts = wire.timestamp(self.ledger.ts(minute))
-                        self.ack_log.write(f"{self._device(position, kind)}\t{ts}\n")
+                if self.ack_log is not None:
+                    self.ack_log.write(
+                        (self._device(position, kind), wire.timestamp(self.ledger.ts(minute)))
+                        for position, minute, kind in request.refs
+                    )
             else:
                 stats.faults_rejected += 1
-        elif outcome is Outcome.UNEXPECTED:
+        elif result is Outcome.UNEXPECTED:
             stats.unexpected += 1
             if self._shown < _SHOWN_UNEXPECTED:
                 self._shown += 1
@@ -88,27 +92,40 @@ class Drive:
 
     async def _deliver(self, http: httpx.AsyncClient, job: tuple[Request, float]) -> None:
         request, due = job
-        delivered = await deliver(http, request, give_up_s=self.give_up_s)
-        self.stats.observe(trio.current_time() - due)
-        self.stats.requests += 1
-        self.stats.retries += delivered.retries
-        self.stats.transport_errors += delivered.transport_errors
-        for status in (*delivered.retried_statuses, delivered.status):
-            self.stats.statuses["error" if status is None else str(status)] += 1
-        self.record(request, delivered.outcome, delivered.status)
+        delivered = await deliver(self.engine, http, request)
+        now = trio.current_time()
+        stats = self.stats
+        stats.observe(now - due)
+        stats.requests += 1
+        stats.retries += delivered.retries
+        stats.transport_errors += delivered.transport_errors
+        status = None if delivered.response is None else delivered.response.status_code
+        for answer in (*delivered.retried_statuses, status):
+            stats.statuses["error" if answer is None else str(answer)] += 1
+        result = outcome(status, request.expect)
+        self.record(request, result, status)
+        if self._first_sent is not None:
+            stats.answered(now - self._first_sent)
+        if request.burst is not None and request.refs and result is Outcome.EXPECTED:
+            stats.burst(request.burst, len(request.refs), now - due)
 
-    async def run(self, url: str, requests: Iterator[Request], *, concurrency: int) -> None:
+    async def run(self, requests: Iterator[Request], *, concurrency: int) -> None:
         """Send every request when due; latency counts from then, waiting for a worker too."""
+        start = trio.current_time()
 
         async def dispatch(send: trio.MemorySendChannel[tuple[Request, float]]) -> None:
-            start = trio.current_time()
             for request in requests:
                 if request.release_s is None:
                     due = trio.current_time()
                 else:
                     due = start + request.release_s
                     await trio.sleep_until(due)
+                if self._first_sent is None:
+                    self._first_sent = due
                 self.stats.readings_sent += len(request.refs)
                 await send.send((request, due))
 
-        await fan_out(url, concurrency, dispatch, self._deliver)
+        try:
+            await fan_out(self.engine.client, concurrency, dispatch, self._deliver)
+        finally:
+            self.stats.elapsed_s = trio.current_time() - start

@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 
 from loadgen import wire
+from loadgen.engine import Engine
 from loadgen.ledger import ExpectedPerformance, ExpectedStatus, Kind, Ledger
 from loadgen.pool import fan_out, feed_all
 
@@ -33,6 +34,8 @@ class Mismatch:
 
 @dataclass
 class Verification:
+    planned: int = 0
+    """Sites to check; the others count up to it as the verification goes."""
     checked: int = 0
     unverifiable: int = 0
     """Sites with a reading of unknown fate (the run gave up on it): not judged."""
@@ -44,7 +47,12 @@ class Verification:
         if len(self.mismatches) < MAX_SHOWN:
             self.mismatches.append(mismatch)
 
+    @property
+    def done(self) -> int:
+        return self.checked + self.unverifiable
+
     def merge(self, other: Verification) -> None:
+        self.planned += other.planned
         self.checked += other.checked
         self.unverifiable += other.unverifiable
         self.mismatch_count += other.mismatch_count
@@ -52,6 +60,7 @@ class Verification:
 
     def to_json(self) -> dict[str, Any]:
         return {
+            "planned": self.planned,
             "checked": self.checked,
             "unverifiable": self.unverifiable,
             "mismatch_count": self.mismatch_count,
@@ -61,6 +70,7 @@ class Verification:
     @staticmethod
     def from_json(data: dict[str, Any]) -> Verification:
         return Verification(
+            planned=data["planned"],
             checked=data["checked"],
             unverifiable=data["unverifiable"],
             mismatch_count=data["mismatch_count"],
@@ -112,17 +122,16 @@ def compare_performance(
     return found
 
 
-async def _get(http: httpx.AsyncClient, path: str) -> dict[str, Any] | None:
-    response = await http.get(path)
+async def _get(engine: Engine, http: httpx.AsyncClient, path: str) -> dict[str, Any] | None:
+    response, _ = await engine.call(http, "GET", path, accept=(200, 404))
     if response.status_code == 404:
         return None
-    response.raise_for_status()
     body: dict[str, Any] = response.json()
     return body
 
 
 async def _verify_site(
-    http: httpx.AsyncClient, ledger: Ledger, position: int, into: Verification
+    engine: Engine, http: httpx.AsyncClient, ledger: Ledger, position: int, into: Verification
 ) -> None:
     if ledger.has_uncertain(position):
         into.unverifiable += 1
@@ -133,8 +142,9 @@ async def _verify_site(
         (Kind.VEHICLE, spec.vehicle_id, f"/v1/status/vehicle/{spec.vehicle_id}"),
         (Kind.METER, spec.meter_id, f"/v1/status/meter/{spec.meter_id}"),
     ):
-        found += compare_status(device, ledger.status(position, kind), await _get(http, path))
-    performance = await _get(http, f"/v1/analytics/performance/{spec.vehicle_id}")
+        got = await _get(engine, http, path)
+        found += compare_status(device, ledger.status(position, kind), got)
+    performance = await _get(engine, http, f"/v1/analytics/performance/{spec.vehicle_id}")
     if performance is None:
         found.append(Mismatch(spec.vehicle_id, "analytics", "a linked meter", "404"))
     else:
@@ -151,12 +161,18 @@ async def _verify_site(
 
 
 async def verify(
-    url: str, ledger: Ledger, positions: list[int], *, concurrency: int
-) -> Verification:
-    result = Verification()
+    engine: Engine,
+    ledger: Ledger,
+    positions: list[int],
+    *,
+    concurrency: int,
+    into: Verification,
+) -> None:
+    """Check the sites at ``positions``, counting into ``into`` as it goes (the progress line
+    reads it, and a run stopped halfway still reports what was checked)."""
+    into.planned += len(positions)
 
     async def one(http: httpx.AsyncClient, position: int) -> None:
-        await _verify_site(http, ledger, position, result)
+        await _verify_site(engine, http, ledger, position, into)
 
-    await fan_out(url, concurrency, feed_all(positions), one)
-    return result
+    await fan_out(engine.client, concurrency, feed_all(positions), one)

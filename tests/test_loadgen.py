@@ -1,5 +1,5 @@
 """The load generator's arithmetic and bookkeeping, without a network: pacing, faults,
-Retry-After handling, the ledger's windows, statistics and the comparisons of verification."""
+retries and giving up, the ledger's windows, statistics and the comparisons of verification."""
 
 from __future__ import annotations
 
@@ -9,10 +9,11 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from loadgen.delivery import Final, Outcome, Retry, decide
+from loadgen.delivery import Outcome, outcome
 from loadgen.fleet import build_sites
 from loadgen.ledger import ExpectedPerformance, ExpectedStatus, Kind, Ledger
 from loadgen.plan import Faults, Pacing, Request, first_minute, minutes_for, plan, readings_for
+from loadgen.retry import BACKOFF_CAP_S, GiveUp, Patience, Retry, decide
 from loadgen.stats import Stats
 from loadgen.verify import compare_performance, compare_status
 
@@ -125,33 +126,44 @@ def test_rate_plan_stops_at_its_reading_limit() -> None:
     assert dues[0] == pytest.approx(0.3)
 
 
-# --- delivery --------------------------------------------------------------------------------
+# --- retries and giving up ------------------------------------------------------------------
+
+
+def _decide(
+    status: int | None, retry_after: str | None = None, *, attempt: int = 1, waited_s: float = 0.0
+) -> Retry | GiveUp | None:
+    return decide(status, retry_after, attempt=attempt, waited_s=waited_s, give_up_s=60.0)
 
 
 def test_503_is_retried_after_its_retry_after() -> None:
-    assert decide(503, "3", 201, transport_attempts=0, waited_s=0, give_up_s=60) == Retry(3.0)
-    assert decide(503, None, 201, transport_attempts=0, waited_s=0, give_up_s=60) == Retry(1.0)
-    assert decide(503, "soon", 201, transport_attempts=0, waited_s=0, give_up_s=60) == Retry(1.0)
+    assert _decide(503, "3") == Retry(3.0)
+    assert _decide(503, "30", attempt=9) == Retry(30.0), "the engine's word, not the cap"
 
 
-def test_503_past_the_give_up_time_is_uncertain_not_failed() -> None:
-    step = decide(503, "5", 201, transport_attempts=0, waited_s=58, give_up_s=60)
-    assert step == Final(Outcome.UNCERTAIN)
+def test_503_without_a_usable_retry_after_backs_off_like_a_failed_connection() -> None:
+    assert _decide(503, None) == _decide(None) == Retry(0.25)
+    assert _decide(503, "soon", attempt=2) == Retry(0.5)
 
 
-def test_transport_errors_back_off_then_become_uncertain() -> None:
-    first = decide(None, None, 201, transport_attempts=1, waited_s=0, give_up_s=60)
-    later = decide(None, None, 201, transport_attempts=3, waited_s=0, give_up_s=60)
-    assert isinstance(first, Retry)
-    assert isinstance(later, Retry)
-    assert later.after_s > first.after_s
-    assert decide(None, None, 201, transport_attempts=6, waited_s=0, give_up_s=60) == Final(
-        Outcome.UNCERTAIN
-    )
+def test_failed_connections_back_off_doubling_up_to_a_cap() -> None:
+    delays = [_decide(None, attempt=n) for n in range(1, 10)]
+    assert delays[:4] == [Retry(0.25), Retry(0.5), Retry(1.0), Retry(2.0)]
+    assert delays[-1] == Retry(BACKOFF_CAP_S)
+
+
+def test_a_request_retried_past_the_give_up_time_is_given_up() -> None:
+    assert _decide(503, "5", waited_s=58.0) == GiveUp()
+    assert _decide(None, attempt=20, waited_s=56.0) == GiveUp()
+    assert _decide(None, attempt=20, waited_s=50.0) == Retry(BACKOFF_CAP_S)
+
+
+@pytest.mark.parametrize("status", [200, 201, 204, 400, 404, 413, 500])
+def test_other_answers_are_final(status: int) -> None:
+    assert _decide(status, "1") is None
 
 
 @pytest.mark.parametrize(
-    ("status", "expect", "outcome"),
+    ("status", "expect", "result"),
     [
         (201, 201, Outcome.EXPECTED),
         (400, 400, Outcome.EXPECTED),
@@ -159,12 +171,34 @@ def test_transport_errors_back_off_then_become_uncertain() -> None:
         (201, 400, Outcome.UNEXPECTED),
         (500, 201, Outcome.UNEXPECTED),
         (413, 201, Outcome.UNEXPECTED),
+        (None, 201, Outcome.UNCERTAIN),
     ],
 )
-def test_final_answers(status: int, expect: int, outcome: Outcome) -> None:
-    assert decide(status, None, expect, transport_attempts=0, waited_s=0, give_up_s=60) == Final(
-        outcome
-    )
+def test_final_answers(status: int | None, expect: int, result: Outcome) -> None:
+    assert outcome(status, expect) is result
+
+
+def test_patience_runs_only_while_nothing_is_answered() -> None:
+    patience = Patience(give_up_s=60.0)
+    assert patience.silent_s(100.0) == 0.0
+    patience.failed(tried_at=100.0, cause="connection refused")
+    patience.failed(tried_at=130.0, cause="connection refused")
+    assert patience.silent_s(150.0) == 50.0
+    assert not patience.exhausted(159.0)
+    assert patience.exhausted(160.0)
+    patience.answered(161.0)
+    assert patience.silent_s(200.0) == 0.0
+
+
+def test_patience_counts_a_hung_try_from_its_start_but_not_before_the_last_answer() -> None:
+    patience = Patience(give_up_s=60.0)
+    patience.answered(10.0)
+    patience.failed(tried_at=0.0, cause="no answer in time")
+    assert patience.silent_s(70.0) == 60.0, "from the last answer, not from the try"
+    patience.answered(80.0)
+    patience.failed(tried_at=85.0, cause="no answer in time")
+    assert patience.silent_s(145.0) == 60.0, "from the try"
+    assert patience.last_failure == "no answer in time"
 
 
 # --- ledger -------------------------------------------------------------------------------

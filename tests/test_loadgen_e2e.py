@@ -1,17 +1,21 @@
 """The load generator against a real daemon, run as a user runs it: injected faults, then
-``--verify`` must find every acknowledged reading, and nothing else, in the engine's answers."""
+``--verify`` must find every acknowledged reading, and nothing else, in the engine's answers.
+(``start_loadgen`` is shared with the tests of runs that end early.)"""
 
 from __future__ import annotations
 
 import json
 import subprocess
 import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
 import trio
 
 from daemon.supervisor import Running
+from tests.support import eventually
 
 
 async def _loadgen(*args: str) -> subprocess.CompletedProcess[bytes]:
@@ -21,6 +25,57 @@ async def _loadgen(*args: str) -> subprocess.CompletedProcess[bytes]:
         capture_stderr=True,
         check=False,
     )
+
+
+class Started:
+    """A load generator running in the background: its output so far, and its end."""
+
+    def __init__(self, process: trio.Process) -> None:
+        self.process = process
+        self.stdout = bytearray()
+        self.stderr = bytearray()
+        self._closed = trio.Event()
+
+    async def wait_for_stderr(self, text: str) -> None:
+        async def seen() -> bool:
+            return text.encode() in self.stderr
+
+        await eventually(seen)
+
+    async def finished(self) -> int:
+        """Its exit status, once it has exited and all its output is read."""
+        code = await self.process.wait()
+        await self._closed.wait()
+        return code
+
+
+@asynccontextmanager
+async def start_loadgen(*args: str) -> AsyncIterator[Started]:
+    """``python -m loadgen ARGS`` in the background; killed on the way out if still running."""
+    process = await trio.lowlevel.open_process(
+        [sys.executable, "-m", "loadgen", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    started = Started(process)
+
+    async def read(stream: trio.abc.ReceiveStream | None, into: bytearray) -> None:
+        assert stream is not None
+        async with stream:
+            async for chunk in stream:
+                into.extend(chunk)
+
+    async def read_both() -> None:
+        async with trio.open_nursery() as readers:
+            readers.start_soon(read, process.stdout, started.stdout)
+            readers.start_soon(read, process.stderr, started.stderr)
+        started._closed.set()
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(read_both)
+        try:
+            yield started
+        finally:
+            if process.returncode is None:
+                process.kill()
 
 
 async def test_replay_with_faults_verifies_with_zero_mismatches(
@@ -61,6 +116,7 @@ async def test_replay_with_faults_verifies_with_zero_mismatches(
     assert result["unexpected"] == 0
     assert result["faults_rejected"] > 0
     assert result["verification"] == {
+        "planned": 30,
         "checked": 30,
         "unverifiable": 0,
         "mismatch_count": 0,
