@@ -50,6 +50,14 @@ def too_large(limit: int) -> ApiError:
     return ApiError(413, f"The body is larger than this endpoint's limit of {limit // 1024} KiB.")
 
 
+def body_too_slow(timeout_s: float) -> ApiError:
+    return ApiError(
+        408,
+        f"The body did not arrive within {timeout_s:g} s; nothing was stored. Send it again.",
+        headers={"Connection": "close"},
+    )
+
+
 def wrong_method(path: str, method: str, allowed: str) -> ApiError:
     return ApiError(
         405, f"{path} does not take {method}; see /openapi.json.", headers={"Allow": allowed}

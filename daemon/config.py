@@ -57,6 +57,12 @@ class Config:
     """Uncommitted readings per shard beyond which ingest answers 503."""
     ack_timeout_s: float = 10.0
     """How long a request waits for its commit before it answers 503."""
+    keep_alive_s: float = 5.0
+    """How long a connection may sit idle (before its first request, between requests, or
+    while its headers trickle in) before it is closed: idle clients do not pile up."""
+    body_timeout_s: float = 30.0
+    """How long a request's body may take to arrive before the answer is 408 and the connection
+    is closed: a client that promises more than it sends holds nothing for longer."""
     clock_skew_s: float = 300.0
     """How far ahead of the server's clock a reading's timestamp may be."""
     retention_days: int = 30
@@ -260,6 +266,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("max_batch", "INGEST_MAX_BATCH", _ranged(int, 1, 100_000)),
     Setting("queue_readings", "INGEST_QUEUE_READINGS", _ranged(int, 10_000, 10_000_000)),
     Setting("ack_timeout_s", "INGEST_ACK_TIMEOUT_S", _ranged(float, 0.1, 600)),
+    Setting("keep_alive_s", "INGEST_KEEP_ALIVE_S", _ranged(float, 0.1, 3600)),
+    Setting("body_timeout_s", "INGEST_BODY_TIMEOUT_S", _ranged(float, 0.1, 3600)),
     Setting("clock_skew_s", "INGEST_CLOCK_SKEW_S", _ranged(float, 0, 86_400)),
     Setting("retention_days", "INGEST_RETENTION_DAYS", _ranged(int, 1, 3650)),
     Setting("shutdown_grace_s", "INGEST_SHUTDOWN_GRACE_S", _ranged(float, 0.1, 3600)),

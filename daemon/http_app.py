@@ -17,13 +17,28 @@ from http import HTTPStatus
 from importlib import resources
 from typing import Any, Final, Protocol
 
-from hypercorn.typing import ASGIFramework
+import trio
+from hypercorn.typing import (
+    ASGIFramework,
+    ASGIReceiveCallable,
+    ASGISendCallable,
+    ASGISendEvent,
+    Scope,
+)
 from quart import Response, request
 from quart_trio import QuartTrio
 from werkzeug.exceptions import HTTPException
 
 from daemon import fleet
-from daemon.api_errors import JSON, ApiError, encode, error_body, require_media_type, too_large
+from daemon.api_errors import (
+    JSON,
+    ApiError,
+    body_too_slow,
+    encode,
+    error_body,
+    require_media_type,
+    too_large,
+)
 from daemon.auth import Keyring
 from daemon.errors import StoreError, StoreUnavailable
 from daemon.http_auth import BearerAuth
@@ -90,6 +105,7 @@ class AppHandles:
     max_age: timedelta
     """Retention: how old a reading's timestamp may be."""
     ack_timeout_s: float
+    body_timeout_s: float
     keyring: Keyring | None
     """The tokens that may call, or None when authentication is off."""
 
@@ -98,14 +114,43 @@ def _json(body: object, status: int = 200, headers: dict[str, str] | None = None
     return Response(encode(body), status, headers, content_type="application/json")
 
 
-async def _body(limit: int) -> bytes:
-    """The body, refused unread when its declared length is already over ``limit``."""
+async def _body(limit: int, timeout_s: float) -> bytes:
+    """The body, refused unread when its declared length is already over ``limit``, or when it
+    is not all there within ``timeout_s``."""
     declared = request.content_length
     if declared is None or declared <= limit:
-        data: bytes = await request.body
-        if len(data) <= limit:
-            return data
+        with trio.move_on_after(timeout_s):
+            data: bytes = await request.body
+            if len(data) <= limit:
+                return data
+            raise too_large(limit)
+        raise body_too_slow(timeout_s)
     raise too_large(limit)
+
+
+def _finishing(app: ASGIFramework) -> ASGIFramework:
+    """The Quart app, with the last send of every response shielded from cancellation.
+
+    Quart-Trio answers from one task while another waits for the client's disconnect, and
+    cancels both once either ends. Hypercorn, for its part, recycles the connection from inside
+    the send of a response's last byte: it hands the app its disconnect (upon which Quart-Trio
+    cancels), then starts the keep-alive timer, or closes the connection if the client asked
+    to. Cancelled halfway, neither happens, and the connection stays open for good, idle or
+    asked to close. Shielded, the send completes."""
+
+    async def finishing_app(
+        scope: Scope, receive: ASGIReceiveCallable, send: ASGISendCallable
+    ) -> None:
+        async def finish(message: ASGISendEvent) -> None:
+            if message["type"] == "http.response.body" and not message.get("more_body", False):
+                with trio.CancelScope(shield=True):
+                    await send(message)
+            else:
+                await send(message)
+
+        await app(scope, receive, finish)
+
+    return finishing_app
 
 
 def create_app(handles: AppHandles) -> QuartTrio:
@@ -156,7 +201,7 @@ def create_app(handles: AppHandles) -> QuartTrio:
     @app.put("/v1/links")
     async def put_link() -> Response:
         require_media_type(request.headers.get("Content-Type"), JSON)
-        link = parse_link(parse_json(await _body(SINGLE_BODY_LIMIT)))
+        link = parse_link(parse_json(await _body(SINGLE_BODY_LIMIT, handles.body_timeout_s)))
         await handles.store.put_link(link.vehicle_id, link.meter_id)
         return _json({"status": "ok"})
 
@@ -252,10 +297,11 @@ def create_app(handles: AppHandles) -> QuartTrio:
         return Response(openapi, 200, content_type="application/json")
 
     routes: ASGIFramework = IngestRoutes(
-        app.asgi_app,
+        _finishing(app.asgi_app),
         intake=handles.intake,
         window=window,
         ack_timeout_s=handles.ack_timeout_s,
+        body_timeout_s=handles.body_timeout_s,
         rejections=handles.metrics,
     )
     if handles.keyring is not None:

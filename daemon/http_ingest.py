@@ -31,6 +31,7 @@ from daemon.api_errors import (
     JSON,
     NDJSON,
     ApiError,
+    body_too_slow,
     encode,
     error_body,
     require_media_type,
@@ -78,24 +79,30 @@ def _header(scope: HTTPScope, name: bytes) -> bytes | None:
     return None
 
 
-async def _read_body(scope: HTTPScope, receive: ASGIReceiveCallable, limit: int) -> bytes:
-    """The body, refused unread when its declared length is already over ``limit``."""
+async def _read_body(
+    scope: HTTPScope, receive: ASGIReceiveCallable, limit: int, timeout_s: float
+) -> bytes:
+    """The body, refused unread when its declared length is already over ``limit``, and as soon
+    as what arrived is over it (a chunked body declares none), or when it is not all there
+    within ``timeout_s``."""
     declared = _header(scope, b"content-length")
     if declared is not None and int(declared) > limit:
         raise too_large(limit)
     chunks: list[bytes] = []
     size = 0
-    while True:
-        message = await receive()
-        if message["type"] != "http.request":
-            raise _Disconnected
-        chunk = message["body"]
-        size += len(chunk)
-        if size > limit:
-            raise too_large(limit)
-        chunks.append(chunk)
-        if not message["more_body"]:
-            return b"".join(chunks)
+    with trio.move_on_after(timeout_s):
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                raise _Disconnected
+            chunk = message["body"]
+            size += len(chunk)
+            if size > limit:
+                raise too_large(limit)
+            chunks.append(chunk)
+            if not message["more_body"]:
+                return b"".join(chunks)
+    raise body_too_slow(timeout_s)
 
 
 def _meters(readings: list[Reading]) -> int:
@@ -114,12 +121,14 @@ class IngestRoutes:
         intake: Ingest,
         window: Callable[[], Window],
         ack_timeout_s: float,
+        body_timeout_s: float,
         rejections: Rejections,
     ) -> None:
         self._app = app
         self._intake = intake
         self._window = window
         self._ack_timeout_s = ack_timeout_s
+        self._body_timeout_s = body_timeout_s
         self._rejections = rejections
         self._parsers = trio.CapacityLimiter(_PARALLEL_PARSES)
 
@@ -165,12 +174,12 @@ class IngestRoutes:
         content_type = (_header(scope, b"content-type") or b"").decode("latin-1")
         if path == SINGLE_PATH:
             require_media_type(content_type, JSON)
-            raw = await _read_body(scope, receive, SINGLE_BODY_LIMIT)
+            raw = await _read_body(scope, receive, SINGLE_BODY_LIMIT, self._body_timeout_s)
             reading = parse_reading(parse_json(raw), self._window())
             await self._commit([reading])
             return 201, _SINGLE_OK[reading.kind]
         ndjson = require_media_type(content_type, JSON, NDJSON) == NDJSON
-        raw = await _read_body(scope, receive, BATCH_BODY_LIMIT)
+        raw = await _read_body(scope, receive, BATCH_BODY_LIMIT, self._body_timeout_s)
         if len(raw) <= _PARSE_INLINE_LIMIT:
             readings = parse_batch_body(raw, ndjson, self._window())
         else:

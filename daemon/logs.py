@@ -38,6 +38,29 @@ class _Worker(logging.Filter):
         return True
 
 
+class _OutOfDescriptors(logging.Filter):
+    """Trio logs a traceback each time accepting a connection fails for want of descriptors,
+    ten times a second while it lasts (377 of them in 40 s under a flood). One sentence that
+    says what to do, at most once every ``every_s``, is what an operator can use."""
+
+    def __init__(self, every_s: float = 10.0) -> None:
+        super().__init__()
+        self.every_s = every_s
+        self.last = -every_s
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.created - self.last < self.every_s:
+            return False
+        self.last = record.created
+        record.msg = (
+            "cannot accept connections: %s; new clients wait until idle connections close"
+            " (INGEST_KEEP_ALIVE_S) or the limit on open files is raised (ulimit -n)"
+        )
+        record.args = (record.exc_info[1] if record.exc_info else "out of descriptors",)
+        record.exc_info = None
+        return True
+
+
 def configure(level: str, *, worker: int | None = None) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter())
@@ -48,3 +71,5 @@ def configure(level: str, *, worker: int | None = None) -> None:
     root.setLevel(level.upper())
     # Hypercorn's per-request access log is noise at this rate; its errors still come through.
     logging.getLogger("hypercorn.access").setLevel(logging.WARNING)
+    accepting = logging.getLogger("trio.serve_listeners")
+    accepting.filters[:] = [_OutOfDescriptors()]

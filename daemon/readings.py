@@ -506,13 +506,17 @@ def parse_batch_body(body: bytes, ndjson: bool, window: Window) -> list[Reading]
     a reading, since no valid id or timestamp holds a brace or a comma. Both are counted in C
     before anything is decoded, so that a body of millions of tiny values (``{},{},...``, or
     lines of ``{``) is refused in milliseconds rather than after building millions of objects
-    and as many problems."""
-    objects, commas = body.count(b"{"), body.count(b",")
-    if objects > MAX_BATCH or commas > _MAX_COMMAS_A_READING * MAX_BATCH:
-        raise InvalidInput(
-            f"A batch holds 1 to {MAX_BATCH} readings; this body holds more values than that"
-            f" many readings can ({objects} objects, {commas} commas)."
-        )
+    and as many problems. Counting is a pass over the body, so it is left out where the body is
+    too short to hold more values than a full batch may: every value takes two bytes or more
+    with its separator."""
+    most = _MAX_COMMAS_A_READING * MAX_BATCH
+    if len(body) > 2 * most:
+        objects, commas = body.count(b"{"), body.count(b",")
+        if objects > MAX_BATCH or commas > most:
+            raise InvalidInput(
+                f"A batch holds 1 to {MAX_BATCH} readings; this body holds more values than"
+                f" that many readings can ({objects} objects, {commas} commas)."
+            )
     return parse_batch(parse_ndjson(body) if ndjson else parse_json(body), window)
 
 

@@ -2,9 +2,10 @@
 the store opened), and drains it on the stop event: new connections are refused, requests in
 flight get ``grace_s`` to finish.
 
-Hypercorn (0.18, with Quart-Trio) does not close idle keep-alive connections, not even when
-shutting down, so every drain lasts the whole grace while any client keeps one open. The
-supervisor therefore gives the front only as much grace as a request in flight can need.
+A connection idle for ``keep_alive_s`` (before its first request, between two, or while its
+headers trickle in) is closed, and so is every idle one when the drain begins; this holds only
+because the app lets Hypercorn finish its bookkeeping after each response (see
+``daemon.http_app``). The front gets only as much grace as a request in flight can need.
 """
 
 from __future__ import annotations
@@ -39,10 +40,11 @@ def address(host: str, port: int) -> str:
     return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
 
 
-def hypercorn_config(bind: str, grace_s: float) -> hypercorn.config.Config:
+def hypercorn_config(bind: str, grace_s: float, keep_alive_s: float) -> hypercorn.config.Config:
     config = hypercorn.config.Config()
     config.bind = [bind]
     config.graceful_timeout = grace_s
+    config.keep_alive_timeout = keep_alive_s
     config.backlog = _BACKLOG
     config.accesslog = None
     config.errorlog = logging.getLogger("hypercorn.error")
@@ -55,6 +57,7 @@ async def run(
     host: str,
     port: int,
     grace_s: float,
+    keep_alive_s: float,
     stop: trio.Event,
     reuse_port: bool = False,
     task_status: trio.TaskStatus[list[str]] = trio.TASK_STATUS_IGNORED,
@@ -63,7 +66,7 @@ async def run(
     bind = f"fd://{shared_port_socket(host, port).detach()}" if reuse_port else address(host, port)
     await hypercorn.trio.serve(
         app,
-        hypercorn_config(bind, grace_s),
+        hypercorn_config(bind, grace_s, keep_alive_s),
         shutdown_trigger=stop.wait,
         task_status=task_status,
     )

@@ -145,6 +145,7 @@ async def run(
                         max_ahead=timedelta(seconds=config.clock_skew_s),
                         max_age=timedelta(days=config.retention_days),
                         ack_timeout_s=config.ack_timeout_s,
+                        body_timeout_s=config.body_timeout_s,
                         keyring=Keyring.of(config.token_roles) if config.tokens else None,
                     )
                 )
@@ -157,6 +158,7 @@ async def run(
                                 host=config.host,
                                 port=config.port,
                                 grace_s=config.drain_s,
+                                keep_alive_s=config.keep_alive_s,
                                 stop=stop,
                                 reuse_port=parent is not None,
                             )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import resource
 import signal
 import socket
 import subprocess
@@ -27,15 +28,22 @@ def _free_port() -> int:
 
 @asynccontextmanager
 async def running(
-    env: dict[str, str], *args: str, port: int | None = None
+    env: dict[str, str], *args: str, port: int | None = None, open_files: int | None = None
 ) -> AsyncIterator[tuple[trio.Process, str]]:
     """``python -m daemon``, once it answers ready; killed on the way out if the test left it
-    running (its workers, if any, follow their parent). On ``port``, or any free one."""
+    running (its workers, if any, follow their parent). On ``port``, or any free one; with at
+    most ``open_files`` descriptors (soft and hard limit), if given."""
     port = port or _free_port()
+
+    def limit() -> None:
+        if open_files is not None:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (open_files, open_files))
+
     process = await trio.lowlevel.open_process(
         [sys.executable, "-m", "daemon", "--port", str(port), *args],
         env={**os.environ, **env},
         stderr=subprocess.PIPE,
+        preexec_fn=limit,
     )
     try:
         url = f"http://127.0.0.1:{port}"
