@@ -14,6 +14,7 @@ import logging
 import os
 import ssl
 from dataclasses import dataclass
+from http import HTTPStatus
 from typing import Any
 
 import httpx
@@ -199,7 +200,12 @@ def _body(response: httpx.Response) -> Any:
 
 def _status(response: httpx.Response) -> str:
     """``503 Service Unavailable ("...")``: the status and the daemon's own message, if any."""
-    text = f"{response.status_code} {response.reason_phrase}".strip()
+    code = response.status_code
+    try:
+        reason = response.reason_phrase or HTTPStatus(code).phrase
+    except ValueError:
+        reason = ""
+    text = f"{code} {reason}".strip()
     body = _body(response)
     message = body.get("message") if isinstance(body, dict) else None
     if isinstance(message, str) and message:

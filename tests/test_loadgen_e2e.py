@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from collections.abc import AsyncIterator
@@ -18,12 +19,15 @@ from daemon.supervisor import Running
 from tests.support import eventually
 
 
-async def _loadgen(*args: str) -> subprocess.CompletedProcess[bytes]:
+async def _loadgen(
+    *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[bytes]:
     return await trio.run_process(
         [sys.executable, "-m", "loadgen", *args],
         capture_stdout=True,
         capture_stderr=True,
         check=False,
+        env={**os.environ, **(env or {})},
     )
 
 
