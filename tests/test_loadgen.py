@@ -39,6 +39,16 @@ def test_realtime_pacing_is_the_minute_boundary() -> None:
     assert pacing.due(minute=2, last_reading=1) == 132.5
 
 
+def test_realtime_requests_belong_to_the_burst_of_the_minute_they_are_sent_in() -> None:
+    faults = Faults(out_of_order=0.2)
+    pacing = Pacing("realtime", first_minute_s=5.0)
+    requests = list(plan(_ledger(5), 3, batch=4, pacing=pacing, faults=faults, seed=1))
+    assert {r.burst for r in requests} == {0, 1, 2}
+    assert all(r.release_s == 5.0 + 60.0 * (r.burst or 0) for r in requests)
+    replay = plan(_ledger(5), 3, batch=4, pacing=Pacing("replay"), faults=faults, seed=1)
+    assert {r.burst for r in replay} == {None}
+
+
 def test_replay_pacing_is_as_fast_as_possible() -> None:
     assert Pacing("replay").due(minute=5, last_reading=10) is None
 

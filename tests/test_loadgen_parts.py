@@ -1,10 +1,12 @@
 """The load generator's moving parts on their own: the token on the wire and nowhere else, the
 acknowledgement log on disk line by line, a stop's first reason, progress every two seconds
-(on trio's autojump clock), and what a worker process is told."""
+(on trio's autojump clock), what a worker process is told, and a burst's timing against a real
+daemon."""
 
 from __future__ import annotations
 
 import io
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -12,10 +14,15 @@ import pytest
 import trio
 import trio.testing
 
+from daemon.supervisor import Running
 from loadgen import progress, workers
 from loadgen.acklog import AckLog
 from loadgen.engine import Engine, transport_cause
 from loadgen.errors import BadAnswer, Interrupted, Stopped, Unreachable
+from loadgen.fleet import build_sites
+from loadgen.ledger import Ledger
+from loadgen.plan import Faults, Pacing, first_minute, plan
+from loadgen.runner import Drive
 from loadgen.stats import Stats
 from loadgen.stopping import Stop
 from loadgen.tally import Tally
@@ -105,3 +112,17 @@ async def test_progress_is_a_line_every_two_seconds(autojump_clock: trio.testing
     assert len(lines) == 2
     assert "acked 4,000 (2,000/s)" in lines[0]
     assert lines[1] == "verifying: 5 of 10 sites (50%), 0 mismatches"
+
+
+async def test_a_burst_is_timed_from_its_boundary_to_its_last_answer(daemon: Running) -> None:
+    t0 = first_minute(datetime.now(UTC), 1)
+    ledger = Ledger(build_sites(3, t0, range(20)), t0)
+    pacing = Pacing("realtime", first_minute_s=0.0)
+    requests = plan(ledger, 1, batch=10, pacing=pacing, faults=Faults(), seed=1)
+    stats = Stats()
+    engine = Engine(daemon.url, token=None, give_up_s=60.0)
+    await Drive(engine, ledger, stats, None).run(requests, concurrency=2)
+    assert stats.readings_acked == 40
+    assert stats.burst_readings == {0: 40}
+    assert 0 < stats.burst_s[0] <= stats.window_s <= stats.elapsed_s
+    assert stats.burst_rate() == 40 / stats.burst_s[0]
