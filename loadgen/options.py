@@ -200,6 +200,8 @@ def _build() -> tuple[_Parser, dict[str, _Parser]]:
             epilog=_EPILOG,
             allow_abbrev=False,
         )
+        # Every mode's namespace has every mode's settings, those of other modes None.
+        sub.set_defaults(**dict.fromkeys(("hours", "duration_s", "rate")))
         if mode == "replay":
             sub.add_argument(
                 "--hours",

@@ -66,8 +66,8 @@ async def prepare(
             sites=args.sites,
             t0=t0,
             minutes=minutes,
-            duration_s=getattr(args, "duration_s", 0.0),
-            rate=getattr(args, "rate", None),
+            duration_s=args.duration_s or 0.0,
+            rate=args.rate,
             batch=args.batch,
             in_flight=in_flight,
         )
@@ -109,7 +109,7 @@ async def share(
     _, minutes = window(args, t0)
     sites = build_sites(args.seed, t0, range(index, args.sites, processes), args.id_prefix)
     ledger = Ledger(sites, t0)
-    rate = (getattr(args, "rate", None) or 0.0) / processes
+    rate = (args.rate or 0.0) / processes
     pacing = Pacing(args.mode, rate=rate, first_minute_s=(t0 - datetime.now(UTC)).total_seconds())
     faults = Faults(args.out_of_order, args.duplicates, args.invalid, args.clock_ahead)
     requests = plan(
