@@ -15,12 +15,15 @@ import itertools
 import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from daemon import auth
 from daemon.errors import ConfigError
+
+_CENTURY_DAYS = 36_525
 
 
 @dataclass(frozen=True)
@@ -66,7 +69,9 @@ class Config:
     clock_skew_s: float = 300.0
     """How far ahead of the server's clock a reading's timestamp may be."""
     retention_days: int = 30
-    """Readings older than this are refused."""
+    """Readings older than this are refused, and day partitions wholly older (by an hour's
+    margin) are dropped, with their hourly rollups. 0 keeps everything and refuses no reading
+    for its age."""
     shutdown_grace_s: float = 30.0
     """On SIGTERM: how long the shard writers' final commits may take. Requests in flight get
     the ack timeout plus a second, and idle keep-alive connections are closed after that."""
@@ -91,6 +96,11 @@ class Config:
         """How long the front waits for requests in flight on shutdown: an ingest waits at most
         the ack timeout, and every other call is one short query."""
         return min(self.shutdown_grace_s, self.ack_timeout_s + 1.0)
+
+    @property
+    def max_age(self) -> timedelta:
+        """How old an accepted reading may be: retention, or a century when it keeps all."""
+        return timedelta(days=self.retention_days or _CENTURY_DAYS)
 
     @property
     def worker_count(self) -> int:
@@ -269,7 +279,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("keep_alive_s", "INGEST_KEEP_ALIVE_S", _ranged(float, 0.1, 3600)),
     Setting("body_timeout_s", "INGEST_BODY_TIMEOUT_S", _ranged(float, 0.1, 3600)),
     Setting("clock_skew_s", "INGEST_CLOCK_SKEW_S", _ranged(float, 0, 86_400)),
-    Setting("retention_days", "INGEST_RETENTION_DAYS", _ranged(int, 1, 3650)),
+    Setting("retention_days", "INGEST_RETENTION_DAYS", _ranged(int, 0, 3650)),
     Setting("shutdown_grace_s", "INGEST_SHUTDOWN_GRACE_S", _ranged(float, 0.1, 3600)),
     Setting("log_level", "INGEST_LOG_LEVEL", _one_of("debug", "info", "warning", "error")),
     Setting("tokens", "INGEST_TOKENS", _tokens, redact=_redact_tokens),

@@ -24,7 +24,7 @@ from asyncpg.pool import PoolConnectionProxy
 from daemon import fleet, migrations
 from daemon.coalesce import Added, FlushRows, ShardBatch
 from daemon.errors import StoreError, StoreUnavailable
-from daemon.partitions import Partition, partitions_for
+from daemon.partitions import COLD_TABLES, Partition, partitions_for
 from daemon.readings import Reading
 from daemon.views import LinkRecord, MeterStatus, Performance, VehicleStatus
 
@@ -147,6 +147,19 @@ SET ts = EXCLUDED.ts, soc = EXCLUDED.soc, kwh_delivered_dc = EXCLUDED.kwh_delive
 WHERE EXCLUDED.ts >= l.ts
 """
 
+
+_DAY_PARTITIONS: Final = """
+SELECT c.relname AS name
+FROM pg_inherits AS i
+JOIN pg_class AS c ON c.oid = i.inhrelid
+JOIN pg_class AS p ON p.oid = i.inhparent
+WHERE p.relname = ANY($1::text[])
+"""
+_PRUNE_ROLLUPS: Final = """
+WITH meters AS (DELETE FROM meter_hourly WHERE hour < $1 RETURNING 1),
+     vehicles AS (DELETE FROM vehicle_hourly WHERE hour < $1 RETURNING 1)
+SELECT (SELECT count(*) FROM meters) + (SELECT count(*) FROM vehicles)
+"""
 
 # A flush is ONE statement, its parts as data-modifying CTEs: history, the rollups' pending
 # changes and latest state commit together (a statement is atomic) in one round trip, with no
@@ -290,6 +303,29 @@ class Store:
             await self._call(self._ensure_partitions, missing)
             self._partitions.update(missing)
         return len(missing)
+
+    async def day_partitions(self) -> list[Partition]:
+        """Every day partition of the cold tables, as the catalogue has them."""
+        rows = await self._call(self._pool.fetch, _DAY_PARTITIONS, list(COLD_TABLES))
+        return [p for row in rows if (p := Partition.named(row["name"])) is not None]
+
+    async def drop_partitions(self, expired: list[Partition]) -> None:
+        """Drop day partitions, one transaction each (a partition's drop locks its parent
+        table, so each holds the writers up as briefly as it can)."""
+        await self._call(self._drop_partitions, expired)
+        self._partitions.difference_update(expired)
+
+    async def _drop_partitions(self, expired: list[Partition]) -> None:
+        async with self._pool.acquire() as conn:
+            for partition in expired:
+                await conn.execute(
+                    "SELECT drop_day_partition($1, $2)", partition.table, partition.day
+                )
+
+    async def prune_rollups(self, before: datetime) -> int:
+        """Delete the hourly rollups of hours before ``before``, as history is: how many."""
+        deleted: int = await self._call(self._pool.fetchval, _PRUNE_ROLLUPS, before)
+        return deleted
 
     async def _ensure_partitions(self, missing: list[Partition]) -> None:
         async with self._pool.acquire() as conn:

@@ -109,7 +109,9 @@ async def run(
             await background.start(signals.run, stop)
             if parent is not None:
                 await background.start(parent_link.run, parent, stop)
-            await background.start(maintenance.run, store)
+            await background.start(
+                partial(maintenance.run, store, retention_days=config.retention_days)
+            )
             await background.start(window_roll.run, store)
             await background.start(
                 partial(rollup_fold.run, store, interval_s=config.fold_interval_s)
@@ -143,7 +145,7 @@ async def run(
                         writers_reason=partial(writers_reason, intake, states),
                         clock=_utc_now,
                         max_ahead=timedelta(seconds=config.clock_skew_s),
-                        max_age=timedelta(days=config.retention_days),
+                        max_age=config.max_age,
                         ack_timeout_s=config.ack_timeout_s,
                         body_timeout_s=config.body_timeout_s,
                         keyring=Keyring.of(config.token_roles) if config.tokens else None,

@@ -375,7 +375,7 @@ INVALID = [
     pytest.param("INGEST_ACK_TIMEOUT_S", "--ack-timeout-s", "nan", id="ack-timeout-nan"),
     pytest.param("INGEST_CLOCK_SKEW_S", "--clock-skew-s", "-1", id="clock-skew-negative"),
     pytest.param("INGEST_CLOCK_SKEW_S", "--clock-skew-s", "inf", id="clock-skew-inf"),
-    pytest.param("INGEST_RETENTION_DAYS", "--retention-days", "0", id="retention-0"),
+    pytest.param("INGEST_RETENTION_DAYS", "--retention-days", "-1", id="retention-negative"),
     pytest.param("INGEST_SHUTDOWN_GRACE_S", "--shutdown-grace-s", "x", id="grace-x"),
 ]
 

@@ -1,0 +1,67 @@
+"""The schema keeps the road to a distributed PostgreSQL (Citus) open: every unique key of a
+history, latest-state or rollup table holds the device id, so each can be distributed by it
+with no change (docs/scaling.md). Read from the catalogue of a migrated database."""
+
+from __future__ import annotations
+
+from tests.conftest import Postgres
+
+# Per kind of device: its id column and the tables keyed by it.
+DEVICE_TABLES = {
+    "meter_id": ("meter_readings", "meter_latest", "meter_hourly", "meter_window"),
+    "vehicle_id": (
+        "vehicle_readings",
+        "vehicle_latest",
+        "vehicle_hourly",
+        "vehicle_window",
+        "vehicle_meter_links",
+    ),
+}
+
+UNIQUE_KEYS = """
+SELECT t.relname, i.relname, array_agg(a.attname::text ORDER BY a.attname)
+FROM pg_index AS x
+JOIN pg_class AS t ON t.oid = x.indrelid
+JOIN pg_class AS i ON i.oid = x.indexrelid
+JOIN pg_namespace AS n ON n.oid = t.relnamespace
+JOIN pg_attribute AS a ON a.attrelid = t.oid AND a.attnum = ANY(x.indkey::int2[])
+WHERE x.indisunique AND n.nspname = 'public'
+GROUP BY t.relname, i.relname
+"""
+
+
+async def test_every_unique_key_of_a_device_table_holds_the_device_id(
+    postgres: Postgres, database: str, client: object
+) -> None:
+    """``client`` starts a daemon, which migrates the database."""
+    rows = await postgres.aquery(database, UNIQUE_KEYS)
+    keys = [(table, index, set(columns.strip("{}").split(","))) for table, index, columns in rows]
+    for id_column, tables in DEVICE_TABLES.items():
+        for table in tables:
+            found = [columns for t, _, columns in keys if t == table]
+            assert found, f"{table} has no unique key: nothing to distribute it by"
+            for columns in found:
+                assert id_column in columns, (table, columns)
+    partitions = [
+        (t, c) for t, _, c in keys if t.startswith(("meter_readings_", "vehicle_readings_"))
+    ]
+    assert partitions, "no day partition was found: the test would prove nothing about them"
+    for table, columns in partitions:
+        assert ("meter_id" if table.startswith("meter") else "vehicle_id") in columns, table
+
+
+async def test_no_unique_key_elsewhere_would_stop_distribution(
+    postgres: Postgres, database: str, client: object
+) -> None:
+    """Tables outside the lists above are small and global (reference tables under Citus):
+    the migrations record and the fleet's one window row. A new table must be placed in one of
+    the two groups, here and in docs/scaling.md."""
+    rows = await postgres.aquery(database, UNIQUE_KEYS)
+    device_tables = {t for tables in DEVICE_TABLES.values() for t in tables}
+    others = {
+        table
+        for table, _, _ in rows
+        if table not in device_tables
+        and not table.startswith(("meter_readings_", "vehicle_readings_"))
+    }
+    assert others == {"schema_migrations", "fleet_window"}
