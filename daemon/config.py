@@ -13,6 +13,7 @@ import inspect
 import ipaddress
 import itertools
 import os
+import tomllib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
@@ -28,6 +29,9 @@ _CENTURY_DAYS = 36_525
 
 @dataclass(frozen=True)
 class Config:
+    config: Path | None = None
+    """A TOML file of settings, by these names (``port = 3000``); the environment overrides
+    it, and flags override both."""
     host: str = "127.0.0.1"
     """Address the HTTP front listens on."""
     port: int = 3000
@@ -263,6 +267,7 @@ class Setting:
 
 
 SETTINGS: tuple[Setting, ...] = (
+    Setting("config", "INGEST_CONFIG", Path),
     Setting("host", "INGEST_HOST", str),
     Setting("port", "PORT", _ranged(int, 0, 65535)),
     Setting("data_dir", "INGEST_DATA_DIR", Path),
@@ -312,7 +317,10 @@ _FIELD_DOCS = _field_docs()
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="ingestd",
-        description="Energy ingestion daemon. Every flag overrides its environment variable.",
+        description=(
+            "Energy ingestion daemon. Every flag overrides its environment variable, which"
+            " overrides the configuration file (--config), which overrides the default."
+        ),
     )
     for setting in SETTINGS:
         default = getattr(Config, setting.name, None)
@@ -326,14 +334,47 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _file_value(path: Path, key: str, value: object) -> str:
+    """A TOML value as the string its environment variable would hold, so that one parser
+    per setting reads both and says the same of a bad value."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float | str):
+        return str(value)
+    raise ConfigError(f"{path}: {key}: expected a string, a number, or true or false")
+
+
+def _read_file(path: Path) -> dict[str, str]:
+    try:
+        with path.open("rb") as file:
+            document = tomllib.load(file)
+    except OSError as error:
+        raise ConfigError(f"INGEST_CONFIG: cannot read {path}: {error.strerror}") from None
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"{path}: not valid TOML: {error}") from None
+    known = {setting.name for setting in SETTINGS} - {"config"}
+    for key in document:
+        if key not in known:
+            raise ConfigError(
+                f"{path}: {key!r} is not a setting; `ingestd --help` lists them (as flags,"
+                " with - for _)"
+            )
+    return {key: _file_value(path, key, value) for key, value in document.items()}
+
+
 def load(environ: Mapping[str, str], argv: Sequence[str] | None = None) -> Config:
-    """Build the config: flag, else environment variable, else default. Fails fast."""
+    """Build the config: flag, else environment variable, else the file, else default. Fails
+    fast, naming where the bad value came from."""
     flags = vars(build_parser().parse_args(argv if argv is not None else []))
+    path = flags.get("config") or environ.get("INGEST_CONFIG") or None
+    from_file = _read_file(Path(path)) if path else {}
     values: dict[str, Any] = {}
     for setting in SETTINGS:
         raw, source = flags.get(setting.name), setting.flag
         if raw is None:
             raw, source = environ.get(setting.env), setting.env
+        if raw is None or raw == "":
+            raw, source = from_file.get(setting.name), f"{path}: {setting.name}"
         if raw is None or raw == "":
             continue
         try:
@@ -368,11 +409,8 @@ def to_wire(config: Config) -> dict[str, Any]:
 
 
 def from_wire(values: Mapping[str, Any]) -> Config:
-    tokens_file = values["tokens_file"]
-    return Config(
-        **{
-            **values,
-            "data_dir": Path(values["data_dir"]),
-            "tokens_file": None if tokens_file is None else Path(tokens_file),
-        }
-    )
+    paths = {
+        name: None if values[name] is None else Path(values[name])
+        for name in ("config", "data_dir", "tokens_file")
+    }
+    return Config(**{**values, **paths})
