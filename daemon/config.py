@@ -25,6 +25,7 @@ from daemon import auth
 from daemon.errors import ConfigError
 
 _CENTURY_DAYS = 36_525
+_STOP_ROOM_S = 10.0
 
 
 @dataclass(frozen=True)
@@ -100,6 +101,14 @@ class Config:
         """How long the front waits for requests in flight on shutdown: an ingest waits at most
         the ack timeout, and every other call is one short query."""
         return min(self.shutdown_grace_s, self.ack_timeout_s + 1.0)
+
+    @property
+    def stop_s(self) -> float:
+        """The longest a clean stop takes: the front's drain, the writers' last commits, and
+        room to close the pool (within 5 s) and stop the embedded server. The parent of
+        several workers kills those still running after it; a container's stop grace must
+        exceed it (docker-compose.yml)."""
+        return self.drain_s + self.shutdown_grace_s + _STOP_ROOM_S
 
     @property
     def max_age(self) -> timedelta:

@@ -41,9 +41,6 @@ from daemon.supervisor import Running
 
 log = logging.getLogger(__name__)
 
-# Beyond a worker's own shutdown deadlines, before the parent kills it.
-_STOP_MARGIN_S = 10.0
-
 
 class WorkerDied(Exception):
     """A worker process ended without being asked to, or failed to stop cleanly."""
@@ -142,9 +139,7 @@ async def run(
                 log.info("stopping the workers")
             finally:
                 with trio.CancelScope(shield=True):
-                    await _stop_all(
-                        processes, config.drain_s + config.shutdown_grace_s + _STOP_MARGIN_S
-                    )
+                    await _stop_all(processes, config.stop_s)
                     for process in processes:
                         assert process.stdin is not None
                         await process.stdin.aclose()
