@@ -70,7 +70,7 @@ async def run(
             created = await sink.ensure_partitions(ahead(clock()))
         except StoreUnavailable as error:
             log.warning(
-                "partition upkeep failed; next try in %.0f s",
+                "partition upkeep failed; next try in %g s",
                 interval_s,
                 extra={"error": str(error)},
             )

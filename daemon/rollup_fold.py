@@ -37,5 +37,5 @@ async def run(
             await folder.fold_rollups()
         except StoreUnavailable as error:
             log.warning(
-                "rollup fold failed; next try in %.0f s", interval_s, extra={"error": str(error)}
+                "rollup fold failed; next try in %g s", interval_s, extra={"error": str(error)}
             )

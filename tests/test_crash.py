@@ -43,7 +43,8 @@ async def test_the_next_daemon_owns_the_server_a_killed_one_left(data_dir: Path)
     async with daemon_process.running(_ENV, *_args(data_dir)) as (killed, _):
         _, server = daemon_process.embedded_server(data_dir / "pg")
         killed.kill()
-    assert all(daemon_process.alive(pid) for pid in server), "the server outlives the daemon"
+    # The postmaster: the backends that served the killed daemon end with its connections.
+    assert daemon_process.alive(server[0]), "the server outlives the daemon"
 
     async with daemon_process.running(_ENV, *_args(data_dir)) as (process, _):
         code, lines = await daemon_process.failed_start(_ENV, *_args(data_dir), "--port", "0")
