@@ -61,6 +61,18 @@ class _OutOfDescriptors(logging.Filter):
         return True
 
 
+class _ErrorWithoutTraceback(logging.Filter):
+    """The driver logs a traceback each time it fails to reconnect while the database is down,
+    which the writers and readiness already report in a sentence; its error is kept as a
+    field, the traceback only at the debug level."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.exc_info and not logging.getLogger().isEnabledFor(logging.DEBUG):
+            record.error = str(record.exc_info[1])
+            record.exc_info = None
+        return True
+
+
 def configure(level: str, *, worker: int | None = None) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter())
@@ -73,3 +85,4 @@ def configure(level: str, *, worker: int | None = None) -> None:
     logging.getLogger("hypercorn.access").setLevel(logging.WARNING)
     accepting = logging.getLogger("trio.serve_listeners")
     accepting.filters[:] = [_OutOfDescriptors()]
+    logging.getLogger("asyncpg.pool").filters[:] = [_ErrorWithoutTraceback()]

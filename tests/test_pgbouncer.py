@@ -209,6 +209,7 @@ async def test_no_acknowledged_reading_is_lost_when_the_pooler_restarts_under_lo
 
     stored = await postgres.vehicle_readings(database)
     lost = acknowledged - stored
+    print(f"PgBouncer restarted: {len(acknowledged)} acknowledged, {len(lost)} lost")
     assert not lost, f"{len(lost)} of {len(acknowledged)} acknowledged readings lost"
     await eventually(partial(readiness_is, 200))
     await assert_rollups_exact(postgres, database)
