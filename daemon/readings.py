@@ -206,7 +206,9 @@ def parse_ndjson(body: bytes) -> list[Any]:
             items.append(parse_json(line))
         except InvalidInput as error:
             problems.append(
-                Problem("body", f"is not a valid JSON line: {error.message}", len(items))
+                Problem(
+                    "body", f"is not a valid JSON line: {error.message.rstrip('.')}", len(items)
+                )
             )
             if len(problems) == MAX_PROBLEMS:
                 raise _batch_error(problems, len(lines), complete=False) from None

@@ -262,11 +262,6 @@ def test_the_document_shows_a_request_of_every_kind() -> None:
     }
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="two shard writers making the same day's partition at once: the second fails with"
-    " DuplicateTableError, which stops the daemon with the request unanswered",
-)
 async def test_a_late_batch_for_a_day_without_a_partition_is_stored(config: Config) -> None:
     """Found by the examples above when they were dated two days ago. The daemon makes the
     partitions from yesterday on at start and a late reading's on demand; here the meter's and

@@ -510,11 +510,6 @@ def test_any_device_id_is_itself_or_a_refusal_naming_the_field(value: Any, field
         assert [problem.field for problem in checked.problems] == [field]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a refused NDJSON line's message ends in two full stops: the line's own message,"
-    " full stop included, is quoted inside a problem and then followed by the batch's",
-)
 def test_a_refused_ndjson_line_is_one_sentence() -> None:
     with pytest.raises(InvalidInput) as caught:
         parse_ndjson(b"{\n")
