@@ -17,7 +17,7 @@ from prometheus_client.samples import Sample
 from tests import daemon_process
 from tests.conftest import IO_TIMEOUT_S, Postgres
 from tests.support import assert_error, at, eventually, meter, vehicle
-from tests.test_workers import _both_listen, _children
+from tests.test_workers import _both_listen
 
 Families = dict[str, Metric]
 
@@ -225,7 +225,7 @@ async def test_metrics_and_summary_cover_every_worker(postgres: Postgres, databa
         process,
         url,
     ):
-        workers = _children(process.pid)
+        workers = daemon_process.children(process.pid)
         assert len(workers) == 2
         await eventually(lambda: _both_listen(url))
 

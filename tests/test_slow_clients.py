@@ -41,10 +41,15 @@ async def _connect(url: str) -> trio.SocketStream:
 
 
 async def _until_closed(stream: trio.SocketStream) -> bytes:
-    """Everything the daemon sends until it closes the connection."""
+    """Everything the daemon sends until it closes the connection. A reset is a close too:
+    the kernel sends one in place of the close when the daemon lets go of a connection whose
+    client had sent more than the daemon read (a slow client's trickle)."""
     received = b""
-    while chunk := await stream.receive_some():
-        received += chunk
+    try:
+        while chunk := await stream.receive_some():
+            received += chunk
+    except trio.BrokenResourceError:
+        pass
     await stream.aclose()
     return received
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import signal
-from pathlib import Path
 
 import pytest
 import trio
@@ -19,26 +18,8 @@ from tests.conftest import Postgres
 from tests.support import eventually
 
 
-def _children(pid: int) -> list[int]:
-    """Child processes, whichever of the process's threads started them."""
-    return [
-        int(child)
-        for task in Path(f"/proc/{pid}/task").iterdir()
-        for child in (task / "children").read_text().split()
-    ]
-
-
 async def _none_running(pids: list[int]) -> bool:
-    return not any(_running(pid) for pid in pids)
-
-
-def _running(pid: int) -> bool:
-    """Alive and not a zombie (a reparented child may wait a while to be reaped)."""
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except FileNotFoundError:
-        return False
-    return state != "Z"
+    return not any(daemon_process.alive(pid) for pid in pids)
 
 
 _TWO_WORKERS = ("--workers", "2", "--log-level", "info")
@@ -65,7 +46,7 @@ async def test_two_workers_share_the_load_and_sigterm_drains_both(
     postgres: Postgres, database: str
 ) -> None:
     async with daemon_process.running(_env(postgres, database), *_TWO_WORKERS) as (process, url):
-        assert len(_children(process.pid)) == 2
+        assert len(daemon_process.children(process.pid)) == 2
         await eventually(lambda: _both_listen(url))
         # A connection per device: the kernel spreads connections over the workers.
         acknowledged, logs = await daemon_process.post_until_stopped(
@@ -86,7 +67,7 @@ async def test_two_workers_share_the_load_and_sigterm_drains_both(
 
 async def test_a_worker_that_dies_takes_the_daemon_down(postgres: Postgres, database: str) -> None:
     async with daemon_process.running(_env(postgres, database), *_TWO_WORKERS) as (process, _):
-        workers = _children(process.pid)
+        workers = daemon_process.children(process.pid)
         os.kill(workers[0], signal.SIGKILL)
         code, logs = await daemon_process.logs_until_exit(process)
 
@@ -94,12 +75,12 @@ async def test_a_worker_that_dies_takes_the_daemon_down(postgres: Postgres, data
     assert any(entry["level"] == "critical" for entry in logs)
     survivor = [e for e in logs if e["msg"] == "stopped" and "worker" in e]
     assert len(survivor) == 1, "the other worker was stopped in order"
-    assert not any(_running(pid) for pid in workers)
+    assert not any(daemon_process.alive(pid) for pid in workers)
 
 
 async def test_workers_stop_when_their_parent_is_killed(postgres: Postgres, database: str) -> None:
     async with daemon_process.running(_env(postgres, database), *_TWO_WORKERS) as (process, _):
-        workers = _children(process.pid)
+        workers = daemon_process.children(process.pid)
         process.kill()
         await process.wait()
 
