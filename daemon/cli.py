@@ -74,6 +74,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         log.critical(str(error))
         sys.exit(2)
     logs.configure(config.log_level)
+    for warning in config.warnings():
+        log.warning(warning)
     _all_descriptors()
     # The wheel logs every command it runs; its failures reach the user as sentences.
     wheel = logging.DEBUG if config.log_level == "debug" else logging.CRITICAL

@@ -135,6 +135,15 @@ class Config:
         """The URL the pool connects to, or None for the embedded server."""
         return self.database_pool_url if self.uses_pooler else self.database_url
 
+    def warnings(self) -> list[str]:
+        """What an operator should hear at start besides the settings themselves."""
+        if self.tokens or _loopback(self.host):
+            return []
+        return [
+            f"authentication is off and the daemon listens on {self.host}: anyone who reaches"
+            " the port may write readings, edit links and read the fleet (INGEST_INSECURE=true)"
+        ]
+
     def describe(self) -> dict[str, object]:
         """Every setting, for the start-up log line, with passwords in URLs masked."""
         out: dict[str, object] = {}

@@ -208,7 +208,20 @@ def test_beyond_loopback_needs_tokens_or_the_insecure_switch(environ: dict[str, 
 
 @pytest.mark.parametrize("host", ["127.0.0.1", "127.0.0.5", "::1", "localhost"])
 def test_loopback_needs_no_tokens(host: str) -> None:
-    assert load({"INGEST_HOST": host}).describe()["authentication"] == "off: loopback only"
+    config = load({"INGEST_HOST": host})
+
+    assert config.describe()["authentication"] == "off: loopback only"
+    assert config.warnings() == []
+
+
+def test_running_open_beyond_loopback_is_said_at_start() -> None:
+    open_config = load({"INGEST_HOST": "0.0.0.0", "INGEST_INSECURE": "true"})
+    secured = load({"INGEST_HOST": "0.0.0.0", "INGEST_TOKENS": f"read:{READ}"})
+
+    (warning,) = open_config.warnings()
+    assert "authentication is off" in warning
+    assert "0.0.0.0" in warning
+    assert secured.warnings() == []
 
 
 # --- a daemon with tokens ----------------------------------------------------------------
