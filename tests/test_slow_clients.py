@@ -205,3 +205,23 @@ async def test_out_of_descriptors_is_one_sentence_and_passes_when_idle_clients_g
     assert "Too many open files" in str(refusals[0]["msg"])
     assert "ulimit -n" in str(refusals[0]["msg"])
     assert len(refusals) <= 2
+
+
+async def test_a_body_longer_than_its_content_length_is_read_to_its_length_only(
+    url: str, postgres: Postgres, database: str
+) -> None:
+    """A lying Content-Length cannot smuggle more than it declares: the body is the declared
+    bytes (here not JSON: 400), and what follows is read as a next request, which is no HTTP
+    (refused, and the connection closed). Nothing is stored."""
+    reading = json.dumps(meter()).encode()
+    stream = await _connect(url)
+    head = _request("POST", "/v1/ingest", reading).replace(
+        f"Content-Length: {len(reading)}".encode(), b"Content-Length: 10"
+    )
+    await stream.send_all(head + b"x" * 70_000)
+
+    received = await _until_closed(stream)
+
+    assert _statuses(received) in ([400], [400, 400]), received
+    rows = await postgres.aquery(database, "SELECT count(*) FROM meter_readings")
+    assert rows == [["0"]]
