@@ -68,15 +68,11 @@ JSON: Final = "application/json"
 NDJSON: Final = "application/x-ndjson"
 
 
-def media_type(content_type: str | None) -> str:
-    return (content_type or "").partition(";")[0].strip().lower()
-
-
 def require_media_type(content_type: str | None, *allowed: str) -> str:
     """The body's media type, when it is one of ``allowed``. Demanding a JSON type is also what
     keeps other web sites out: a browser sends a cross-site POST without asking first only as
     text/plain or a form, never as JSON."""
-    media = media_type(content_type)
+    media = (content_type or "").partition(";")[0].strip().lower()
     if media not in allowed:
         shown = repr(media[:80]) if media else "none"
         raise ApiError(

@@ -12,7 +12,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Generic, Literal, TypeVar
+from typing import Generic, Literal, TypedDict, TypeVar
 
 from monitor.errors import BadAnswer
 
@@ -406,13 +406,19 @@ def meter_status(body: object) -> MeterStatus:
     )
 
 
-def performance(body: object) -> Performance:
-    fields = _Object(body, "body")
-    return Performance(
-        vehicle_id=fields.text("vehicleId"),
-        meter_id=fields.text("meterId"),
-        window_start=fields.time("windowStart"),
-        window_end=fields.time("windowEnd"),
+class _Figures(TypedDict):
+    """What the analytics answer and each of its hours report alike, by the same names."""
+
+    ac_kwh: float
+    dc_kwh: float
+    ratio: float | None
+    avg_battery_temp: float | None
+    vehicle_readings: int
+    meter_readings: int
+
+
+def _figures(fields: _Object) -> _Figures:
+    return _Figures(
         ac_kwh=fields.number("totalEnergyConsumedAc"),
         dc_kwh=fields.number("totalEnergyDeliveredDc"),
         ratio=fields.optional_number("efficiencyRatio"),
@@ -422,16 +428,19 @@ def performance(body: object) -> Performance:
     )
 
 
-def _hour(item: _Object) -> Hour:
-    return Hour(
-        start=item.time("hourStart"),
-        ac_kwh=item.number("totalEnergyConsumedAc"),
-        dc_kwh=item.number("totalEnergyDeliveredDc"),
-        ratio=item.optional_number("efficiencyRatio"),
-        avg_battery_temp=item.optional_number("avgBatteryTemp"),
-        vehicle_readings=item.count("vehicleReadings"),
-        meter_readings=item.count("meterReadings"),
+def performance(body: object) -> Performance:
+    fields = _Object(body, "body")
+    return Performance(
+        vehicle_id=fields.text("vehicleId"),
+        meter_id=fields.text("meterId"),
+        window_start=fields.time("windowStart"),
+        window_end=fields.time("windowEnd"),
+        **_figures(fields),
     )
+
+
+def _hour(item: _Object) -> Hour:
+    return Hour(start=item.time("hourStart"), **_figures(item))
 
 
 def hourly(body: object) -> Hourly:
