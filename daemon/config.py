@@ -68,6 +68,9 @@ class Config:
     keep_alive_s: float = 5.0
     """How long a connection may sit idle (before its first request, between requests, or
     while its headers trickle in) before it is closed: idle clients do not pile up."""
+    max_connections: int = 2048
+    """Connections a worker process holds open at once; more wait in the listen backlog until
+    one closes. Lowered at start when the limit on open files leaves less room."""
     body_timeout_s: float = 30.0
     """How long a request's body may take to arrive before the answer is 408 and the connection
     is closed: a client that promises more than it sends holds nothing for longer."""
@@ -300,6 +303,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("queue_readings", "INGEST_QUEUE_READINGS", _ranged(int, 10_000, 10_000_000)),
     Setting("ack_timeout_s", "INGEST_ACK_TIMEOUT_S", _ranged(float, 0.1, 600)),
     Setting("keep_alive_s", "INGEST_KEEP_ALIVE_S", _ranged(float, 0.1, 3600)),
+    Setting("max_connections", "INGEST_MAX_CONNECTIONS", _ranged(int, 1, 1_000_000)),
     Setting("body_timeout_s", "INGEST_BODY_TIMEOUT_S", _ranged(float, 0.1, 3600)),
     Setting("clock_skew_s", "INGEST_CLOCK_SKEW_S", _ranged(float, 0, 86_400)),
     Setting("retention_days", "INGEST_RETENTION_DAYS", _ranged(int, 0, 3650)),

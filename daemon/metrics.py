@@ -205,6 +205,13 @@ class Metrics:
             multiprocess_mode="min",
             registry=registry,
         )
+        self._connections = Gauge(
+            "ingest_http_connections",
+            "HTTP connections open, over every worker (each holds at most"
+            " INGEST_MAX_CONNECTIONS; more wait in the listen backlog).",
+            multiprocess_mode="livesum",
+            registry=registry,
+        )
         self._process_figures = {
             sample: Gauge(name, help_text, multiprocess_mode="all", registry=registry)
             for sample, name, help_text in _PROCESS_FIGURES
@@ -239,6 +246,9 @@ class Metrics:
     def answered(self, route: str, method: str, status: int, seconds: float) -> None:
         self._requests.labels(route, method, str(status)).inc()
         self._latency.labels(route, method).observe(seconds)
+
+    def connections(self, open_now: int) -> None:
+        self._connections.set(open_now)
 
     def sample(self, queue_depths: Sequence[int], accepted: int, now: float) -> None:
         """Refresh the gauges; called about once a second by the sampler."""

@@ -88,6 +88,7 @@ async def run(
         log.info("starting", extra={"config": config.describe()})
         port_probe.ensure_free(config.host, config.port)
     stop = trio.Event()
+    database_connections = config.shards + _READ_CONNECTIONS
     async with AsyncExitStack() as resources:
         dsn = config.dsn
         if dsn is None:
@@ -97,7 +98,7 @@ async def run(
                 open_store(
                     dsn,
                     pooler=config.uses_pooler,
-                    max_connections=config.shards + _READ_CONNECTIONS,
+                    max_connections=database_connections,
                 )
             )
         except* Exception as group:
@@ -161,6 +162,10 @@ async def run(
                                 port=config.port,
                                 grace_s=config.drain_s,
                                 keep_alive_s=config.keep_alive_s,
+                                max_connections=serve.connection_limit(
+                                    config.max_connections, database_connections
+                                ),
+                                connections=metrics.connections,
                                 stop=stop,
                                 reuse_port=parent is not None,
                             )

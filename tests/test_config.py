@@ -491,7 +491,7 @@ def test_every_config_field_has_a_setting() -> None:
     fields = {field.name for field in dataclasses.fields(Config)}
 
     assert {setting.name for setting in SETTINGS} == fields
-    assert len(fields) == 24
+    assert len(fields) == 25
 
 
 def test_secret_settings_are_the_database_urls_and_the_tokens() -> None:

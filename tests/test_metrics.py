@@ -83,6 +83,8 @@ async def test_metrics_are_prometheus_text(client: httpx.AsyncClient) -> None:
     assert total(families, "ingest_worker_resident_memory_bytes") > 0
     assert total(families, "ingest_worker_open_fds") > 0
     assert total(families, "ingest_workers") == 1
+    # The connection that asked for the metrics is open while they are read.
+    assert total(families, "ingest_http_connections") >= 1
     assert total(families, "ingest_start_time_seconds") > 0
     assert total(families, "ingest_flush_retries_total") == 0
     depths = samples(families, "ingest_queue_depth")
