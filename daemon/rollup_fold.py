@@ -4,8 +4,8 @@ Owns nothing but its timer. Flushes append what they changed to the pending tabl
 this moves those changes into the hourly and window rollups, where many readings of one
 device and hour become one update. Reads see folded and pending changes alike, so how often
 this runs changes only the size of the pending tables, never an answer. A database outage
-is logged and retried on the next round. Every worker runs one; two folds never take the
-same change.
+is logged and retried on the next round. Every worker runs one; one fold runs at a time (a
+fold that finds another running takes nothing), so two never take the same change.
 """
 
 from __future__ import annotations

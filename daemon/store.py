@@ -110,7 +110,7 @@ def _fold(kind: str, key: str, sums: dict[str, str]) -> str:
     totals = ", ".join(f"sum({c})" for c in columns)
     add = ", ".join(f"{c} = t.{c} + EXCLUDED.{c}" for c in columns)
     return f"""
-{kind}_taken AS (DELETE FROM {kind}_hourly_pending RETURNING *),
+{kind}_taken AS (DELETE FROM {kind}_hourly_pending WHERE (SELECT mine FROM turn) RETURNING *),
 {kind}_hourly AS (
     INSERT INTO {kind}_hourly AS t ({key}, hour, {names})
     SELECT {key}, hour, {totals} FROM {kind}_taken GROUP BY {key}, hour ORDER BY {key}, hour
@@ -178,11 +178,15 @@ vehicle_latest AS ({_vehicle_latest(14)})
 SELECT (SELECT coalesce(sum(readings), 0) FROM meter_changes)::int AS meters,
        (SELECT coalesce(sum(readings), 0) FROM vehicle_changes)::int AS vehicles
 """
-# The fold, one statement too. It reads the window's row FOR KEY SHARE, so that
-# ``roll_fleet_window`` (sql/005) cannot move the window while a fold adds to it. Returns how
-# many pending changes it took.
+# The fold, one statement too. One fold at a time over every worker and daemon: two that ran
+# at once each locked pending rows the other was about to take and deadlocked now and then, so
+# a fold that finds another running takes nothing (the other takes the changes). It reads the
+# window's row FOR KEY SHARE, so that ``roll_fleet_window`` (sql/005) cannot move the window
+# while a fold adds to it. Returns how many pending changes it took.
+FOLD_LOCK: Final = "fold_rollups"
 _FOLD: Final = f"""
-WITH fleet AS (SELECT start FROM fleet_window FOR KEY SHARE),
+WITH turn AS (SELECT pg_try_advisory_xact_lock(hashtext('{FOLD_LOCK}')) AS mine),
+fleet AS (SELECT start FROM fleet_window FOR KEY SHARE),
 {_fold("meter", "meter_id", _METER_SUMS)},
 {_fold("vehicle", "vehicle_id", _VEHICLE_SUMS)}
 SELECT (SELECT count(*) FROM meter_taken) + (SELECT count(*) FROM vehicle_taken)

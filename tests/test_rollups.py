@@ -25,6 +25,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from daemon.config import Config
 from daemon.fleet import hour_floor
+from daemon.store import FOLD_LOCK, open_store
 from daemon.supervisor import Running, run
 from tests.conftest import IO_TIMEOUT_S, Postgres
 from tests.support import at, eventually, meter, vehicle
@@ -526,3 +527,34 @@ async def test_window_rolls_while_writers_add_to_it(
     distinct = {(_device(r), r["timestamp"]) for r in posted}
     assert await counted(postgres, database) == len(distinct)
     await assert_folded(postgres, database)
+
+
+async def test_a_fold_that_finds_another_running_takes_nothing(
+    postgres: Postgres, database: str
+) -> None:
+    """Folds of several workers ran at once and deadlocked now and then; now one runs at a
+    time, and one that finds another running leaves every change to it."""
+    change = "INSERT INTO meter_hourly_pending VALUES ('m-1', date_trunc('hour', now()), 1.5, 1)"
+    pending = "SELECT count(*) FROM meter_hourly_pending"
+    async with open_store(postgres.url(database), pooler=False, max_connections=2) as store:
+        await postgres.aquery(database, change)
+        other_fold = (
+            f"BEGIN; SELECT pg_advisory_xact_lock(hashtext('{FOLD_LOCK}'));"
+            " SELECT pg_sleep(2); COMMIT;"
+        )
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(postgres.aquery, database, other_fold)
+
+            async def other_fold_running() -> bool:
+                held = await postgres.aquery(
+                    database,
+                    "SELECT count(*) FROM pg_locks JOIN pg_database AS d ON d.oid = database"
+                    " WHERE locktype = 'advisory' AND granted AND datname = current_database()",
+                )
+                return held == [["1"]]
+
+            await eventually(other_fold_running)
+            assert await store.fold_rollups() == 0
+            assert await postgres.aquery(database, pending) == [["1"]]
+        assert await store.fold_rollups() == 1
+        assert await postgres.aquery(database, pending) == [["0"]]
