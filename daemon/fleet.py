@@ -1,10 +1,11 @@
 """The fleet views (API.md, "Fleet views"): their query parameters, their SQL and their wire form.
 
-Synchronous and free of I/O: the store runs what this builds. The lists read the views of
-sql/005 (one row per device, its 24-hour sums from the rollups), so a page costs a join of
-tables the size of the fleet and never an aggregation over history. Pages are keyset pages:
-the cursor holds the last row's sort key, so a page deep in the list costs what the first one
-does, and rows inserted meanwhile shift nothing.
+Synchronous and free of I/O: the store runs what this builds, after folding the pending rollup
+changes. The lists read the views of sql/009 (one row per device, its latest state and its
+24-hour sums from the folded rollups, a vehicle's efficiency kept and indexed), so a page never
+aggregates hours or history. Pages are keyset pages: the cursor holds the last row's sort key,
+so a page deep in the list costs little more than the first one, and rows inserted meanwhile
+shift nothing.
 """
 
 from __future__ import annotations
@@ -186,16 +187,16 @@ def list_sql(query: ListQuery) -> tuple[str, list[Any]]:
         if query.sort in kind.nullable:
             args.append(is_null)
             keyset = f"({null} > $6 OR ({null} = $6 AND {keyset}))"
-    # The count runs over the filtered list before the keyset cuts it; the cursor's text is
-    # made for the page's rows only.
+    # The page is read in its order from the start of the keyset (an index for the efficiency
+    # sort, sql/009), so that it costs its own rows; the total is counted apart, over the
+    # filtered list before the keyset cuts it. The cursor's text is made for the page's rows.
     sql = f"""
 SELECT page.*, {kind.alerts} AS alerts, {null} AS sort_null, {value}::text AS sort_value,
-       (SELECT start FROM fleet_window) AS window_start
+       (SELECT start FROM fleet_window) AS window_start,
+       (SELECT count(*) FROM {kind.view} WHERE {_filter(kind)}) AS total
 FROM (
-    SELECT * FROM (
-        SELECT *, count(*) OVER () AS total FROM {kind.view} WHERE {_filter(kind)}
-    ) AS listed
-    WHERE {keyset}
+    SELECT * FROM {kind.view}
+    WHERE {_filter(kind)} AND {keyset}
     ORDER BY {order}
     LIMIT $3
 ) AS page
@@ -336,27 +337,31 @@ def window_start(now: datetime) -> datetime:
     return hour_floor(now) - WINDOW + timedelta(hours=1)
 
 
+# The vehicles' alerts are counted in two parts that never overlap, so that no part joins the
+# whole fleet: those of the latest state alone (stale, battery_hot), over the latest rows, and
+# those of the efficiency alone (low, high) of vehicles without the others, which an index of
+# sql/009 holds (usually a handful). The sums are the window tables' (folded before the read).
 SUMMARY_SQL: Final = """
 SELECT now() AS as_of, (SELECT start FROM fleet_window) AS window_start,
        v.*, m.*, (SELECT count(*) FROM vehicle_meter_links) AS links,
-       ((SELECT coalesce(sum(dc_kwh), 0) FROM vehicle_window)
-        + (SELECT coalesce(sum(dc_kwh), 0) FROM vehicle_window_pending))::float8 AS dc_kwh,
-       ((SELECT coalesce(sum(ac_kwh), 0) FROM meter_window)
-        + (SELECT coalesce(sum(ac_kwh), 0) FROM meter_window_pending))::float8 AS ac_kwh
+       (SELECT coalesce(sum(dc_kwh), 0) FROM vehicle_window)::float8 AS dc_kwh,
+       (SELECT coalesce(sum(ac_kwh), 0) FROM meter_window)::float8 AS ac_kwh
 FROM (SELECT count(*) AS vehicles,
-             count(*) FILTER (WHERE last_seen > now() - interval '2 minutes') AS v_reporting,
-             count(*) FILTER (WHERE last_seen < now() - interval '5 minutes') AS v_stale,
+             count(*) FILTER (WHERE ts > now() - interval '2 minutes') AS v_reporting,
+             count(*) FILTER (WHERE ts < now() - interval '5 minutes') AS v_stale,
              count(*) FILTER (WHERE kwh_delivered_dc > 0) AS charging,
-             count(*) FILTER (
-                 WHERE cardinality(vehicle_alerts(last_seen, efficiency, battery_temp)) > 0
-             ) AS v_alerts
-      FROM fleet_vehicles) AS v,
+             count(*) FILTER (WHERE cardinality(vehicle_alerts(ts, NULL, battery_temp)) > 0)
+             + (SELECT count(*)
+                FROM vehicle_efficiency AS e
+                JOIN vehicle_latest AS l ON l.vehicle_id = e.vehicle_id
+                WHERE cardinality(efficiency_alerts(e.efficiency)) > 0
+                  AND cardinality(vehicle_alerts(l.ts, NULL, l.battery_temp)) = 0) AS v_alerts
+      FROM vehicle_latest) AS v,
      (SELECT count(*) AS meters,
-             count(*) FILTER (WHERE last_seen > now() - interval '2 minutes') AS m_reporting,
-             count(*) FILTER (WHERE last_seen < now() - interval '5 minutes') AS m_stale,
-             count(*) FILTER (WHERE cardinality(meter_alerts(last_seen, voltage)) > 0)
-                 AS m_alerts
-      FROM fleet_meters) AS m
+             count(*) FILTER (WHERE ts > now() - interval '2 minutes') AS m_reporting,
+             count(*) FILTER (WHERE ts < now() - interval '5 minutes') AS m_stale,
+             count(*) FILTER (WHERE cardinality(meter_alerts(ts, voltage)) > 0) AS m_alerts
+      FROM meter_latest) AS m
 """
 
 
@@ -390,16 +395,16 @@ def summary_wire(row: Mapping[str, Any], engine: Mapping[str, Any]) -> dict[str,
 
 
 # One row per hour of ``[$2, $3]`` (hour starts) for the vehicle and its linked meter, from the
-# hourly rollups as of now (pending changes included); no row at all without a link. The ids
-# are constants of each subquery, so that they reach the rollups' primary keys.
+# hourly rollups (folded before the read); no row at all without a link. The ids are constants
+# of each subquery, so that they reach the rollups' primary keys.
 HOURLY_SQL: Final = """
 WITH link AS (SELECT meter_id FROM vehicle_meter_links WHERE vehicle_id = $1),
 v AS (
-    SELECT hour, dc_kwh, temp_sum, readings FROM vehicle_hourly_now
+    SELECT hour, dc_kwh, temp_sum, readings FROM vehicle_hourly
     WHERE vehicle_id = $1 AND hour >= $2 AND hour <= $3
 ),
 m AS (
-    SELECT hour, ac_kwh, readings FROM meter_hourly_now
+    SELECT hour, ac_kwh, readings FROM meter_hourly
     WHERE meter_id = (SELECT meter_id FROM link) AND hour >= $2 AND hour <= $3
 )
 SELECT link.meter_id, h.hour,

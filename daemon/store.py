@@ -14,6 +14,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from contextlib import asynccontextmanager
 from datetime import date, datetime
+from functools import partial
 from typing import Any, Final, ParamSpec, TypeVar
 
 import asyncpg
@@ -101,30 +102,6 @@ def _pending(kind: str, key: str, sums: dict[str, str]) -> str:
 )"""
 
 
-def _fold(kind: str, key: str, sums: dict[str, str]) -> str:
-    """Pending changes of one kind taken out and added to its hourly and window rollups, a
-    device's readings of an hour in one update: rows in key order (no deadlocks between
-    folds), additions under the row's lock (exact whoever else adds to the row)."""
-    columns = (*sums, "readings")
-    names = ", ".join(columns)
-    totals = ", ".join(f"sum({c})" for c in columns)
-    add = ", ".join(f"{c} = t.{c} + EXCLUDED.{c}" for c in columns)
-    return f"""
-{kind}_taken AS (DELETE FROM {kind}_hourly_pending WHERE (SELECT mine FROM turn) RETURNING *),
-{kind}_hourly AS (
-    INSERT INTO {kind}_hourly AS t ({key}, hour, {names})
-    SELECT {key}, hour, {totals} FROM {kind}_taken GROUP BY {key}, hour ORDER BY {key}, hour
-    ON CONFLICT ({key}, hour) DO UPDATE SET {add}
-),
-{kind}_window AS (
-    INSERT INTO {kind}_window AS t ({key}, {names})
-    SELECT {key}, {totals} FROM {kind}_taken, fleet
-    WHERE hour >= fleet.start AND hour < fleet.start + interval '24 hours'
-    GROUP BY {key} ORDER BY {key}
-    ON CONFLICT ({key}) DO UPDATE SET {add}
-)"""
-
-
 def _meter_latest(first: int) -> str:
     return f"""
 INSERT INTO meter_latest AS l (meter_id, ts, kwh_consumed_ac, voltage, updated_at)
@@ -178,19 +155,11 @@ vehicle_latest AS ({_vehicle_latest(14)})
 SELECT (SELECT coalesce(sum(readings), 0) FROM meter_changes)::int AS meters,
        (SELECT coalesce(sum(readings), 0) FROM vehicle_changes)::int AS vehicles
 """
-# The fold, one statement too. One fold at a time over every worker and daemon: two that ran
-# at once each locked pending rows the other was about to take and deadlocked now and then, so
-# a fold that finds another running takes nothing (the other takes the changes). It reads the
-# window's row FOR KEY SHARE, so that ``roll_fleet_window`` (sql/005) cannot move the window
-# while a fold adds to it. Returns how many pending changes it took.
+# The fold (sql/009) takes a transaction-scoped advisory lock, which every writer of
+# vehicle_efficiency holds; a link's change takes it here. Its key is named in sql/009 too.
 FOLD_LOCK: Final = "fold_rollups"
-_FOLD: Final = f"""
-WITH turn AS (SELECT pg_try_advisory_xact_lock(hashtext('{FOLD_LOCK}')) AS mine),
-fleet AS (SELECT start FROM fleet_window FOR KEY SHARE),
-{_fold("meter", "meter_id", _METER_SUMS)},
-{_fold("vehicle", "vehicle_id", _VEHICLE_SUMS)}
-SELECT (SELECT count(*) FROM meter_taken) + (SELECT count(*) FROM vehicle_taken)
-"""
+_TAKE_LOCK: Final = f"SELECT pg_advisory_xact_lock(hashtext('{FOLD_LOCK}'))"
+_REFRESH_EFFICIENCY: Final = "SELECT refresh_vehicle_efficiency($1, $2)"
 _METER_HISTORY: Final = _meter_history(1)
 _VEHICLE_HISTORY: Final = _vehicle_history(1)
 _METER_LATEST: Final = _meter_latest(1)
@@ -229,6 +198,41 @@ async def _execute(conn: PoolConnectionProxy, rows: FlushRows) -> None:
         await conn.execute(
             _VEHICLE_LATEST, vl.vehicle_ids, vl.ts, vl.soc, vl.kwh_delivered_dc, vl.battery_temp
         )
+
+
+async def _fetch(conn: PoolConnectionProxy, sql: str, args: tuple[Any, ...]) -> list[Any]:
+    return await conn.fetch(sql, *args)
+
+
+async def _fetchrow(conn: PoolConnectionProxy, sql: str, args: tuple[Any, ...]) -> Any:
+    return await conn.fetchrow(sql, *args)
+
+
+async def _page(
+    conn: PoolConnectionProxy, query: fleet.ListQuery, sql: str, args: list[Any]
+) -> dict[str, Any]:
+    """A fleet list's page; the window and the total come with its rows, in one snapshot."""
+    rows = await conn.fetch(sql, *args)
+    if rows:
+        start, total = rows[0]["window_start"], rows[0]["total"]
+    else:
+        start = await conn.fetchval("SELECT start FROM fleet_window")
+        total = 0
+        if query.after is not None:
+            count, count_args = fleet.count_sql(query)
+            total = await conn.fetchval(count, *count_args)
+    page = [dict(row) for row in rows]
+    return fleet.page_wire(query, page, fleet.FleetWindow(start), total)
+
+
+async def _relink(conn: PoolConnectionProxy, sql: str, args: tuple[str, ...]) -> bool:
+    """A link's change (``sql`` on ``args``, the vehicle first) and its vehicle's efficiency
+    rewritten, under the fold's lock; whether the statement found its row."""
+    async with conn.transaction():
+        await conn.execute(_TAKE_LOCK)
+        changed = await conn.fetchval(sql, *args)
+        await conn.execute(_REFRESH_EFFICIENCY, [args[0]], None)
+    return changed is True
 
 
 def _is_transient(error: BaseException) -> bool:
@@ -360,13 +364,28 @@ class Store:
         return Added(meters=added["meters"], vehicles=added["vehicles"])
 
     async def fold_rollups(self) -> int:
-        """Move pending rollup changes into the rollups; returns how many it took."""
-        taken = await self._call(self._pool.fetchval, _FOLD)
+        """Move pending rollup changes into the rollups, unless another fold is doing it
+        (sql/009); returns how many it took."""
+        taken = await self._call(self._pool.fetchval, "SELECT fold_rollups(false)")
         return int(taken)
 
+    async def _on_connection(self, work: Callable[[PoolConnectionProxy], Awaitable[_T]]) -> _T:
+        async with self._pool.acquire() as conn:
+            return await work(conn)
+
+    async def _folded(self, read: Callable[[PoolConnectionProxy], Awaitable[_T]]) -> _T:
+        """``read``, after a fold of every change committed before it: the fleet reads read the
+        folded tables alone (sql/009), which are then exact as of a moment of the request."""
+
+        async def fold_then_read(conn: PoolConnectionProxy) -> _T:
+            await conn.execute("SELECT fold_rollups(true)")
+            return await read(conn)
+
+        return await self._call(self._on_connection, fold_then_read)
+
     async def roll_fleet_window(self, start: datetime) -> bool:
-        """Move the fleet's 24-hour window on to ``[start, start + 24 h)`` (sql/005); False
-        when it is there already."""
+        """Move the fleet's 24-hour window on to ``[start, start + 24 h)``, and every
+        vehicle's efficiency with it (sql/005, sql/009); False when it is there already."""
         rolled = await self._call(self._pool.fetchval, "SELECT roll_fleet_window($1)", start)
         return rolled is True
 
@@ -384,22 +403,27 @@ class Store:
 
     async def put_link(self, vehicle_id: str, meter_id: str) -> None:
         await self._call(
-            self._pool.execute,
-            "INSERT INTO vehicle_meter_links (vehicle_id, meter_id, linked_at)"
-            " VALUES ($1, $2, now())"
-            " ON CONFLICT (vehicle_id) DO UPDATE"
-            " SET meter_id = EXCLUDED.meter_id, linked_at = EXCLUDED.linked_at",
-            vehicle_id,
-            meter_id,
+            self._on_connection,
+            partial(
+                _relink,
+                sql="INSERT INTO vehicle_meter_links (vehicle_id, meter_id, linked_at)"
+                " VALUES ($1, $2, now())"
+                " ON CONFLICT (vehicle_id) DO UPDATE"
+                " SET meter_id = EXCLUDED.meter_id, linked_at = EXCLUDED.linked_at"
+                " RETURNING true",
+                args=(vehicle_id, meter_id),
+            ),
         )
 
     async def delete_link(self, vehicle_id: str) -> bool:
-        deleted = await self._call(
-            self._pool.fetchval,
-            "DELETE FROM vehicle_meter_links WHERE vehicle_id = $1 RETURNING true",
-            vehicle_id,
+        return await self._call(
+            self._on_connection,
+            partial(
+                _relink,
+                sql="DELETE FROM vehicle_meter_links WHERE vehicle_id = $1 RETURNING true",
+                args=(vehicle_id,),
+            ),
         )
-        return deleted is True
 
     # --- reads ----------------------------------------------------------------------------
 
@@ -435,27 +459,19 @@ class Store:
         )
 
     async def fleet_summary(self) -> dict[str, Any]:
-        row = await self._call(self._pool.fetchrow, fleet.SUMMARY_SQL)
+        row = await self._folded(partial(_fetchrow, sql=fleet.SUMMARY_SQL, args=()))
         assert row is not None  # aggregates without GROUP BY have their one row
         return dict(row)
 
     async def fleet_list(self, query: fleet.ListQuery) -> dict[str, Any]:
         sql, args = fleet.list_sql(query)
-        rows = await self._call(self._pool.fetch, sql, *args)
-        if rows:  # the window and the total come with the rows, in one snapshot
-            start, total = rows[0]["window_start"], rows[0]["total"]
-        else:
-            start = await self._call(self._pool.fetchval, "SELECT start FROM fleet_window")
-            total = 0
-            if query.after is not None:
-                count, count_args = fleet.count_sql(query)
-                total = await self._call(self._pool.fetchval, count, *count_args)
-        page = [dict(row) for row in rows]
-        return fleet.page_wire(query, page, fleet.FleetWindow(start), total)
+        return await self._folded(partial(_page, query=query, sql=sql, args=args))
 
     async def hourly(self, vehicle_id: str, first: datetime, last: datetime) -> fleet.Hourly | None:
         """Hour by hour from ``first`` to ``last`` (hour starts), or None without a link."""
-        rows = await self._call(self._pool.fetch, fleet.HOURLY_SQL, vehicle_id, first, last)
+        rows = await self._folded(
+            partial(_fetch, sql=fleet.HOURLY_SQL, args=(vehicle_id, first, last))
+        )
         return fleet.hourly_of(vehicle_id, [dict(row) for row in rows])
 
     async def performance(

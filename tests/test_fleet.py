@@ -22,6 +22,7 @@ from tests.conftest import Postgres
 from tests.support import assert_error, meter, vehicle
 from tests.test_rollups import (
     Reading,
+    assert_efficiency_current,
     assert_rollups_exact,
     clear_of_the_hour,
     kwh_of,
@@ -839,3 +840,61 @@ async def test_hourly_view_hours_bounds_and_missing_link(client: httpx.AsyncClie
         "No meter link found for this vehicle. Create a link via PUT /v1/links"
     )
     assert_error(await client.get("/v1/analytics/performance/.bad/hourly"), 400, "vehicleId")
+
+
+async def test_a_vehicle_with_several_alerts_counts_once_in_the_summary(
+    client: httpx.AsyncClient, postgres: Postgres, database: str
+) -> None:
+    """The summary counts the alerts of the latest state and those of the efficiency apart
+    (sql/009); a vehicle with both must still count once, as the alerts-only list has it."""
+    now = datetime.now(UTC)
+    vehicles = {
+        "v-low": vehicle("v-low", kwh=0.5, ts=ago(base=now)),
+        "v-high-stale": vehicle("v-high-stale", kwh=2.0, ts=ago(minutes=10, base=now)),
+        "v-low-hot": vehicle("v-low-hot", kwh=0.5, temp=46, ts=ago(base=now)),
+        "v-fine": vehicle("v-fine", kwh=0.9, ts=ago(base=now)),
+    }
+    for n, (vehicle_id, reading) in enumerate(vehicles.items()):
+        await post(client, [reading, meter(f"m-{n}", kwh=1.0, ts=ago(base=now))])
+        await link(client, vehicle_id, f"m-{n}")
+
+    summary = await get_json(client, "/v1/fleet/summary")
+    listed = await get_json(client, "/v1/fleet/vehicles", alerts="true")
+
+    assert {v["vehicleId"]: v["alerts"] for v in listed["items"]} == {
+        "v-low": ["efficiency_low"],
+        "v-high-stale": ["stale", "efficiency_high"],
+        "v-low-hot": ["efficiency_low", "battery_hot"],
+    }
+    assert summary["vehicles"]["alerts"] == listed["total"] == 3
+    assert await assert_efficiency_current(postgres, database) == 4
+
+
+async def test_a_link_s_change_moves_the_vehicle_in_the_efficiency_order_at_once(
+    client: httpx.AsyncClient, postgres: Postgres, database: str
+) -> None:
+    now = datetime.now(UTC)
+    await post(
+        client,
+        [
+            vehicle("v-1", kwh=0.9, ts=ago(base=now)),
+            vehicle("v-2", kwh=0.85, ts=ago(base=now)),
+            meter("m-1", kwh=1.0, ts=ago(base=now)),
+            meter("m-2", kwh=2.0, ts=ago(base=now)),
+        ],
+    )
+    await link(client, "v-1", "m-1")
+    await link(client, "v-2", "m-1")
+
+    async def by_efficiency() -> list[tuple[str, str | None, float | None, float]]:
+        body = await get_json(client, "/v1/fleet/vehicles", sort="efficiency", order="desc")
+        return [
+            (v["vehicleId"], v["meterId"], v["efficiency24h"], v["acKwh24h"]) for v in body["items"]
+        ]
+
+    assert await by_efficiency() == [("v-1", "m-1", 0.9, 1.0), ("v-2", "m-1", 0.85, 1.0)]
+    await link(client, "v-1", "m-2")
+    assert await by_efficiency() == [("v-2", "m-1", 0.85, 1.0), ("v-1", "m-2", 0.45, 2.0)]
+    assert (await client.delete("/v1/links/v-2")).status_code == 204
+    assert await by_efficiency() == [("v-1", "m-2", 0.45, 2.0), ("v-2", None, None, 0.0)]
+    assert await assert_efficiency_current(postgres, database) == 2

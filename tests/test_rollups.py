@@ -17,6 +17,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -119,6 +120,37 @@ async def assert_rollups_exact(
     return compared
 
 
+_EFFICIENCY_KEPT = """
+SELECT vehicle_id, meter_id, trim_scale(dc_kwh)::text, trim_scale(ac_kwh)::text, efficiency
+FROM vehicle_efficiency ORDER BY vehicle_id
+"""
+_EFFICIENCY_OF_FOLDED = """
+SELECT e.vehicle_id, k.meter_id, trim_scale(coalesce(w.dc_kwh, 0))::text,
+       trim_scale(coalesce(m.ac_kwh, 0))::text,
+       CASE WHEN m.ac_kwh > 0 THEN coalesce(w.dc_kwh, 0)::float8 / m.ac_kwh::float8 END
+FROM vehicle_efficiency AS e
+LEFT JOIN vehicle_window AS w ON w.vehicle_id = e.vehicle_id
+LEFT JOIN vehicle_meter_links AS k ON k.vehicle_id = e.vehicle_id
+LEFT JOIN meter_window AS m ON m.meter_id = k.meter_id
+ORDER BY e.vehicle_id
+"""
+_REPORTED_WITHOUT_EFFICIENCY = """
+SELECT vehicle_id FROM vehicle_latest
+WHERE vehicle_id NOT IN (SELECT vehicle_id FROM vehicle_efficiency)
+  AND vehicle_id NOT IN (SELECT vehicle_id FROM vehicle_hourly_pending)
+"""
+
+
+async def assert_efficiency_current(postgres: Postgres, database: str) -> int:
+    """The kept efficiency of each vehicle (sql/009) is what its folded window sums and link
+    give now, and a vehicle that has reported has a row unless its changes are still pending.
+    Returns how many rows it compared."""
+    kept = await postgres.aquery(database, _EFFICIENCY_KEPT)
+    assert kept == await postgres.aquery(database, _EFFICIENCY_OF_FOLDED)
+    assert await postgres.aquery(database, _REPORTED_WITHOUT_EFFICIENCY) == []
+    return len(kept)
+
+
 async def assert_folded(postgres: Postgres, database: str) -> None:
     """With a daemon running: once its fold has taken every pending change, the rollup tables
     alone are exact."""
@@ -133,6 +165,7 @@ async def assert_folded(postgres: Postgres, database: str) -> None:
 
     await eventually(drained)
     await assert_rollups_exact(postgres, database, folded_only=True)
+    await assert_efficiency_current(postgres, database)
 
 
 async def post(client: httpx.AsyncClient, readings: Sequence[Reading]) -> None:
@@ -410,6 +443,7 @@ async def _assert_window(
     assert await window_start(postgres, database) == start
     assert await stored_window(postgres, database) == expected_window(posted, start)
     await assert_rollups_exact(postgres, database)
+    await assert_efficiency_current(postgres, database)
 
 
 async def test_roll_one_hour_several_hours_and_past_a_day(
@@ -556,5 +590,8 @@ async def test_a_fold_that_finds_another_running_takes_nothing(
             await eventually(other_fold_running)
             assert await store.fold_rollups() == 0
             assert await postgres.aquery(database, pending) == [["1"]]
+            # The window's roll waits for the same lock (sql/009 names its key).
+            migration = Path(__file__).parents[1] / "sql" / "009_folded_fleet_reads.sql"
+            assert f"pg_advisory_xact_lock(hashtext('{FOLD_LOCK}'))" in migration.read_text()
         assert await store.fold_rollups() == 1
         assert await postgres.aquery(database, pending) == [["0"]]

@@ -15,6 +15,7 @@ DEVICE_TABLES = {
         "vehicle_hourly",
         "vehicle_window",
         "vehicle_meter_links",
+        "vehicle_efficiency",
     ),
 }
 
