@@ -337,30 +337,32 @@ def window_start(now: datetime) -> datetime:
     return hour_floor(now) - WINDOW + timedelta(hours=1)
 
 
-# The vehicles' alerts are counted in two parts that never overlap, so that no part joins the
-# whole fleet: those of the latest state alone (stale, battery_hot), over the latest rows, and
-# those of the efficiency alone (low, high) of vehicles without the others, which an index of
-# sql/009 holds (usually a handful). The sums are the window tables' (folded before the read).
+# The alerts are counted with the rules' conditions (sql/009), and a vehicle's in two parts
+# that never overlap, so that neither joins the whole fleet: those of its latest state alone
+# (stale, battery_hot), over the latest rows, and those of its efficiency alone of vehicles
+# without the others, which an index of sql/009 holds (usually a handful). The sums are the
+# window's totals, which the fold keeps (the store folds before the read).
 SUMMARY_SQL: Final = """
-SELECT now() AS as_of, (SELECT start FROM fleet_window) AS window_start,
-       v.*, m.*, (SELECT count(*) FROM vehicle_meter_links) AS links,
-       (SELECT coalesce(sum(dc_kwh), 0) FROM vehicle_window)::float8 AS dc_kwh,
-       (SELECT coalesce(sum(ac_kwh), 0) FROM meter_window)::float8 AS ac_kwh
-FROM (SELECT count(*) AS vehicles,
+SELECT now() AS as_of, f.start AS window_start, f.total_dc_kwh::float8 AS dc_kwh,
+       f.total_ac_kwh::float8 AS ac_kwh, v.*, m.*,
+       (SELECT count(*) FROM vehicle_meter_links) AS links
+FROM fleet_window AS f,
+     (SELECT count(*) AS vehicles,
              count(*) FILTER (WHERE ts > now() - interval '2 minutes') AS v_reporting,
-             count(*) FILTER (WHERE ts < now() - interval '5 minutes') AS v_stale,
+             count(*) FILTER (WHERE alert_stale(ts)) AS v_stale,
              count(*) FILTER (WHERE kwh_delivered_dc > 0) AS charging,
-             count(*) FILTER (WHERE cardinality(vehicle_alerts(ts, NULL, battery_temp)) > 0)
+             count(*) FILTER (WHERE alert_stale(ts) OR alert_battery_hot(battery_temp))
              + (SELECT count(*)
                 FROM vehicle_efficiency AS e
                 JOIN vehicle_latest AS l ON l.vehicle_id = e.vehicle_id
-                WHERE cardinality(efficiency_alerts(e.efficiency)) > 0
-                  AND cardinality(vehicle_alerts(l.ts, NULL, l.battery_temp)) = 0) AS v_alerts
+                WHERE (alert_efficiency_low(e.efficiency) OR alert_efficiency_high(e.efficiency))
+                  AND NOT (alert_stale(l.ts) OR alert_battery_hot(l.battery_temp))) AS v_alerts
       FROM vehicle_latest) AS v,
      (SELECT count(*) AS meters,
              count(*) FILTER (WHERE ts > now() - interval '2 minutes') AS m_reporting,
-             count(*) FILTER (WHERE ts < now() - interval '5 minutes') AS m_stale,
-             count(*) FILTER (WHERE cardinality(meter_alerts(ts, voltage)) > 0) AS m_alerts
+             count(*) FILTER (WHERE alert_stale(ts)) AS m_stale,
+             count(*) FILTER (WHERE alert_stale(ts) OR alert_voltage_out_of_range(voltage)
+                                    OR alert_outage(voltage)) AS m_alerts
       FROM meter_latest) AS m
 """
 

@@ -141,13 +141,22 @@ WHERE vehicle_id NOT IN (SELECT vehicle_id FROM vehicle_efficiency)
 """
 
 
+_TOTALS_OF_FOLDED = """
+SELECT total_dc_kwh = (SELECT coalesce(sum(dc_kwh), 0) FROM vehicle_window)
+   AND total_ac_kwh = (SELECT coalesce(sum(ac_kwh), 0) FROM meter_window)
+FROM fleet_window
+"""
+
+
 async def assert_efficiency_current(postgres: Postgres, database: str) -> int:
     """The kept efficiency of each vehicle (sql/009) is what its folded window sums and link
-    give now, and a vehicle that has reported has a row unless its changes are still pending.
-    Returns how many rows it compared."""
+    give now, a vehicle that has reported has a row unless its changes are still pending, and
+    the fleet's kept totals are the sums of the window rows. Returns how many rows it
+    compared."""
     kept = await postgres.aquery(database, _EFFICIENCY_KEPT)
     assert kept == await postgres.aquery(database, _EFFICIENCY_OF_FOLDED)
     assert await postgres.aquery(database, _REPORTED_WITHOUT_EFFICIENCY) == []
+    assert await postgres.aquery(database, _TOTALS_OF_FOLDED) == [["t"]]
     return len(kept)
 
 
