@@ -56,8 +56,8 @@ class Config:
     commits as soon as the writer is free (readings that arrive meanwhile ride on the next)."""
     fold_interval_s: float = 5.0
     """How often pending rollup changes are folded into the rollups. Longer folds more readings
-    of a device and hour into one update (cheaper under heavy ingest); shorter keeps the
-    pending tables that every fleet read adds up smaller. Answers are exact either way."""
+    of a device and hour into one update (cheaper under heavy ingest); shorter leaves less for
+    a fleet read to fold before it answers. Answers are exact either way."""
     max_batch: int = 5000
     """Rows after which a writer takes no more into its next commit (a request's readings are
     never split across commits)."""
