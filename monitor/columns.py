@@ -30,6 +30,12 @@ class Column(Generic[Row]):
     numeric: bool = False
     """Right-aligned, label and cells, so digits line up."""
 
+    @property
+    def room(self) -> int:
+        """The column's width on screen: a sortable one keeps room for the sort arrow after
+        its label, which a right-aligned label would otherwise lose."""
+        return max(self.width, len(self.label) + 1) if self.sort is not None else self.width
+
 
 def _plain(text: str) -> Text:
     return Text(text, no_wrap=True, overflow="ellipsis")

@@ -160,7 +160,7 @@ class DeviceView(Vertical, Generic[Row]):
             arrow = ("▲" if query.order == "asc" else "▼") if column.sort == query.sort else ""
             heading = Text(column.label + arrow, no_wrap=True)
             heading.justify = "right" if column.numeric else "left"
-            table.add_column(heading, width=column.width)
+            table.add_column(heading, width=column.room)
         items = () if self.page is None else self.page.items
         now = self._now()
         for row in items:

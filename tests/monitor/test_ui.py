@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import Any
 
 from textual.pilot import Pilot
@@ -96,10 +97,25 @@ def test_s_cycles_the_sort_and_o_flips_the_order() -> None:
         await pilot.press("o")
         expected = tuple(row.vehicle_id for row in reversed(by_soc))[:100]
         await until(pilot, lambda: view.shown_ids == expected, "the order flipped")
-        await pilot.press("s", "s", "s", "s")
-        await until(pilot, lambda: view.pager.query.sort == "id", "the cycle back to id")
+        for sort in ("batteryTemp", "efficiency", "lastSeen", "id"):
+            await pilot.press("s")
+            await until(pilot, partial(sorted_by, view, sort), f"sorted by {sort}")
+            await until(pilot, lambda: len(marked(view)) == 1, "the sorted column marked")
+            # The mark is seen whole: no heading is wider than its column.
+            for column in view.table.columns.values():
+                assert len(str(column.label)) <= column.width, (sort, str(column.label))
 
     drive(scenario)
+
+
+def sorted_by(view: DeviceView[Any], sort: str) -> bool:
+    return bool(view.pager.query.sort == sort)
+
+
+def marked(view: DeviceView[Any]) -> list[str]:
+    """The headings that carry the sort arrow."""
+    headings = [str(column.label) for column in view.table.columns.values()]
+    return [heading for heading in headings if heading.endswith(("▲", "▼"))]
 
 
 def test_the_filter_asks_for_ids_containing_what_is_typed() -> None:
