@@ -162,8 +162,10 @@ async def run(
     slots = _Slots(max_connections, connections)
 
     async def serve_connection(stream: trio.SocketStream) -> None:
+        # Hypercorn annotates the stream as TLS, and serves a plain one as its worker does.
+        state = ConnectionState(lifespan_state.copy())
         try:
-            await TCPServer(asgi, config, context, ConnectionState(lifespan_state.copy()), stream)  # type: ignore[arg-type]
+            await TCPServer(asgi, config, context, state, stream)  # type: ignore[arg-type]
         finally:
             slots.give_back()
 
