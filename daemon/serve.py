@@ -34,6 +34,8 @@ from hypercorn.trio.worker_context import WorkerContext
 from hypercorn.typing import ConnectionState, LifespanState
 from hypercorn.utils import repr_socket_addr, wrap_app
 
+from daemon import failures
+
 log = logging.getLogger(__name__)
 
 # Room for a burst of connects (every device on the minute boundary): Hypercorn's default of
@@ -166,6 +168,17 @@ async def run(
         state = ConnectionState(lifespan_state.copy())
         try:
             await TCPServer(asgi, config, context, state, stream)  # type: ignore[arg-type]
+        except Exception as error:
+            # One client's connection fails alone. Hypercorn's handler can raise out of a
+            # connection, for one when a client leaves mid-body while an answer is being sent
+            # (its error response then collides with that send), and in Hypercorn's own
+            # accept loop that stops the server.
+            log.warning(
+                "a connection failed and was closed",
+                extra={"error": "; ".join(repr(leaf) for leaf in failures.leaves(error))},
+                exc_info=error if log.isEnabledFor(logging.DEBUG) else None,
+            )
+            await trio.aclose_forcefully(stream)
         finally:
             slots.give_back()
 

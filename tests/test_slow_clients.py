@@ -280,3 +280,31 @@ async def test_a_body_longer_than_its_content_length_is_read_to_its_length_only(
     assert _statuses(received) in ([400], [400, 400]), received
     rows = await postgres.aquery(database, "SELECT count(*) FROM meter_readings")
     assert rows == [["0"]]
+
+
+async def test_clients_leaving_mid_body_while_refused_cost_only_their_connections(
+    config: Config,
+) -> None:
+    """A client that sends a body's headers and leaves while the daemon refuses it (here a 403
+    before the body is read): Hypercorn's answer to the missing body can collide with the
+    refusal being sent and raise out of the connection, which once stopped the daemon."""
+    token = "i" * 20
+    secured = dataclasses.replace(config, tokens=f"ingest:{token}")
+    head = _request("PUT", "/v1/links", LINK, f"Authorization: Bearer {token}")
+    head = head.removesuffix(LINK)
+
+    async def leave(url: str) -> None:
+        stream = await _connect(url)
+        await stream.send_all(head)
+        await stream.send_eof()
+        await _until_closed(stream)
+
+    async with trio.open_nursery() as nursery:
+        running = await nursery.start(run, secured)
+        for _ in range(10):
+            async with trio.open_nursery() as clients:
+                for _ in range(50):
+                    clients.start_soon(leave, running.url)
+        async with httpx.AsyncClient(base_url=running.url, timeout=IO_TIMEOUT_S) as http:
+            assert (await http.get("/healthz")).status_code == 200
+        running.stop.set()
