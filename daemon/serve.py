@@ -94,15 +94,17 @@ def connection_limit(wanted: int, database_connections: int) -> int:
 
 
 class _Slots:
-    """The connections a worker may still accept, counted as they open and close."""
+    """The connections a worker may still accept, and those open, counted as they come and go."""
 
     def __init__(self, limit: int, counted: Callable[[int], None]) -> None:
         self.limit = limit
         self._free = trio.Semaphore(limit)
+        self._open = 0
         self._counted = counted
         self._full_said_at = -_FULL_EVERY_S
 
     async def take(self) -> None:
+        """A slot for the next accept, once one is free."""
         if self._free.value == 0:
             now = trio.current_time()
             if now - self._full_said_at >= _FULL_EVERY_S:
@@ -112,11 +114,19 @@ class _Slots:
                     " listen backlog until one closes (INGEST_MAX_CONNECTIONS)"
                 )
         await self._free.acquire()
-        self._counted(self.limit - self._free.value)
 
-    def give_back(self) -> None:
+    def untaken(self) -> None:
+        """The accept the slot was taken for failed."""
         self._free.release()
-        self._counted(self.limit - self._free.value)
+
+    def opened(self) -> None:
+        self._open += 1
+        self._counted(self._open)
+
+    def closed(self) -> None:
+        self._open -= 1
+        self._counted(self._open)
+        self._free.release()
 
 
 class _LimitedListener(trio.abc.Listener[trio.SocketStream]):
@@ -129,10 +139,12 @@ class _LimitedListener(trio.abc.Listener[trio.SocketStream]):
     async def accept(self) -> trio.SocketStream:
         await self._slots.take()
         try:
-            return await self._inner.accept()
+            stream = await self._inner.accept()
         except BaseException:
-            self._slots.give_back()
+            self._slots.untaken()
             raise
+        self._slots.opened()
+        return stream
 
     async def aclose(self) -> None:
         await self._inner.aclose()
@@ -180,7 +192,7 @@ async def run(
             )
             await trio.aclose_forcefully(stream)
         finally:
-            slots.give_back()
+            slots.closed()
 
     async with trio.open_nursery() as lifespan_nursery:
         await lifespan_nursery.start(lifespan.handle_lifespan)
