@@ -193,7 +193,7 @@ def list_sql(query: ListQuery) -> tuple[str, list[Any]]:
     sql = f"""
 SELECT page.*, {kind.alerts} AS alerts, {null} AS sort_null, {value}::text AS sort_value,
        (SELECT start FROM fleet_window) AS window_start,
-       (SELECT count(*) FROM {kind.view} WHERE {_filter(kind)}) AS total
+       ({_count(kind)}) AS total
 FROM (
     SELECT * FROM {kind.view}
     WHERE {_filter(kind)} AND {keyset}
@@ -203,6 +203,11 @@ FROM (
 ORDER BY {order}
 """
     return sql, args
+
+
+def _count(kind: Kind) -> str:
+    """The filtered list's total: the list before the keyset cuts it."""
+    return f"SELECT count(*) FROM {kind.view} WHERE {_filter(kind)}"
 
 
 def _filter(kind: Kind) -> str:
@@ -215,10 +220,7 @@ def _filter(kind: Kind) -> str:
 def count_sql(query: ListQuery) -> tuple[str, list[Any]]:
     """The filtered total alone, for a page that came out empty (the devices after the cursor
     left the list, say once their alert cleared)."""
-    return (
-        f"SELECT count(*) FROM {query.kind.view} WHERE {_filter(query.kind)}",
-        [query.q, query.alerts_only],
-    )
+    return _count(query.kind), [query.q, query.alerts_only]
 
 
 def _type(column: str) -> str:
