@@ -78,27 +78,26 @@ SET soc = EXCLUDED.soc, kwh_delivered_dc = EXCLUDED.kwh_delivered_dc,
 {returning}"""
 
 
-def _changes(key: str, sums: dict[str, str]) -> str:
-    """What a history upsert changed, per row, in the rollups' columns: a new reading adds its
-    values and one reading, a replacing one adds new minus old and none (PostgreSQL 18's
-    ``RETURNING old, new`` gives the row as it was, even under a concurrent writer)."""
-    deltas = "".join(
-        f", new.{column}::numeric - coalesce(old.{column}::numeric, 0) AS {name}"
-        for name, column in sums.items()
-    )
-    return (
-        f"RETURNING {key}, date_trunc('hour', ts, 'UTC') AS hour{deltas},"
-        " (old.ts IS NULL)::int AS readings"
-    )
-
-
-def _pending(kind: str, key: str, sums: dict[str, str]) -> str:
-    """A flush appends its changes to the kind's pending table (sql/005): an insert without
-    index or lock, the cheapest way to keep the rollups exact in the flush's own statement."""
-    columns = ", ".join((key, "hour", *sums, "readings"))
+def _pending(kind: str, arrays: dict[str, int], history: Callable[[int, str], str]) -> str:
+    """A flush's history upsert and its pending rollup changes (sql/010): the arrays it stores,
+    as one row of sign +1, and what the rows it replaced held, as one of sign -1, only when there
+    were such rows. ``arrays`` are the kind's key, ts and summed columns, each with its array's
+    parameter; the history's parameters start at the key's."""
+    key, first = next(iter(arrays.items()))
+    sums = list(arrays)[2:]
+    # PostgreSQL 18's ``old``: the row as it was, even under a concurrent writer.
+    held = "".join(f", old.{column} AS {column}" for column in sums)
+    returning = f"RETURNING {key}, ts{held}, old.ts IS NOT NULL AS replaced"
+    added = ", ".join(f"${n}" for n in arrays.values())
+    replaced = ", ".join(f"array_agg({column})" for column in arrays)
     return f"""
-{kind}_pending AS (
-    INSERT INTO {kind}_hourly_pending ({columns}) SELECT {columns} FROM {kind}_changes
+{kind}_changes AS ({history(first, returning)}),
+{kind}_added AS (
+    INSERT INTO {kind}_pending SELECT {added}, 1 WHERE cardinality(${first}::text[]) > 0
+),
+{kind}_replaced AS (
+    INSERT INTO {kind}_pending
+    SELECT {replaced}, -1 FROM {kind}_changes WHERE replaced HAVING count(*) > 0
 )"""
 
 
@@ -143,17 +142,15 @@ SELECT (SELECT count(*) FROM meters) + (SELECT count(*) FROM vehicles)
 # BEGIN and COMMIT around it. Empty columns unnest to no rows. The rows arrive sorted by key,
 # so that concurrent flushes lock rows in one order. The result is how many history rows each
 # kind added; the other rows replaced stored ones.
-_METER_SUMS: Final = {"ac_kwh": "kwh_consumed_ac"}
-_VEHICLE_SUMS: Final = {"dc_kwh": "kwh_delivered_dc", "temp_sum": "battery_temp"}
+_METER_ARRAYS: Final = {"meter_id": 1, "ts": 2, "kwh_consumed_ac": 3}
+_VEHICLE_ARRAYS: Final = {"vehicle_id": 5, "ts": 6, "kwh_delivered_dc": 8, "battery_temp": 9}
 _FLUSH: Final = f"""
-WITH meter_changes AS ({_meter_history(1, _changes("meter_id", _METER_SUMS))}),
-vehicle_changes AS ({_vehicle_history(5, _changes("vehicle_id", _VEHICLE_SUMS))}),
-{_pending("meter", "meter_id", _METER_SUMS)},
-{_pending("vehicle", "vehicle_id", _VEHICLE_SUMS)},
+WITH {_pending("meter", _METER_ARRAYS, _meter_history)},
+{_pending("vehicle", _VEHICLE_ARRAYS, _vehicle_history)},
 meter_latest AS ({_meter_latest(10)}),
 vehicle_latest AS ({_vehicle_latest(14)})
-SELECT (SELECT coalesce(sum(readings), 0) FROM meter_changes)::int AS meters,
-       (SELECT coalesce(sum(readings), 0) FROM vehicle_changes)::int AS vehicles
+SELECT (SELECT count(*) FILTER (WHERE NOT replaced) FROM meter_changes)::int AS meters,
+       (SELECT count(*) FILTER (WHERE NOT replaced) FROM vehicle_changes)::int AS vehicles
 """
 # The fold (sql/009) takes a transaction-scoped advisory lock, which every writer of
 # vehicle_efficiency holds; a link's change takes it here. Its key is named in sql/009 too.

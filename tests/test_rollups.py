@@ -68,7 +68,7 @@ def _hourly_rows(r: Rollup, *, pending: bool) -> str:
     columns = ", ".join((r.key, "hour", *r.sums, "readings"))
     rows = f"SELECT {columns} FROM {r.kind}_hourly"
     if pending:
-        rows += f" UNION ALL SELECT {columns} FROM {r.kind}_hourly_pending"
+        rows += f" UNION ALL SELECT {columns} FROM {r.kind}_pending_changes"
     return rows
 
 
@@ -78,7 +78,7 @@ def _window_rows(r: Rollup, *, pending: bool) -> str:
     columns = ", ".join((*r.sums, "readings"))
     rows = f"SELECT {r.key}, start AS hour, {columns} FROM {r.kind}_window, fleet_window"
     if pending:
-        rows += f" UNION ALL SELECT {r.key}, hour, {columns} FROM {r.kind}_hourly_pending"
+        rows += f" UNION ALL SELECT {r.key}, hour, {columns} FROM {r.kind}_pending_changes"
     return rows
 
 
@@ -137,7 +137,7 @@ ORDER BY e.vehicle_id
 _REPORTED_WITHOUT_EFFICIENCY = """
 SELECT vehicle_id FROM vehicle_latest
 WHERE vehicle_id NOT IN (SELECT vehicle_id FROM vehicle_efficiency)
-  AND vehicle_id NOT IN (SELECT vehicle_id FROM vehicle_hourly_pending)
+  AND vehicle_id NOT IN (SELECT vehicle_id FROM vehicle_pending_changes)
 """
 
 
@@ -167,8 +167,7 @@ async def assert_folded(postgres: Postgres, database: str) -> None:
     async def drained() -> bool:
         rows = await postgres.aquery(
             database,
-            "SELECT (SELECT count(*) FROM meter_hourly_pending)"
-            " + (SELECT count(*) FROM vehicle_hourly_pending)",
+            "SELECT (SELECT count(*) FROM meter_pending) + (SELECT count(*) FROM vehicle_pending)",
         )
         return rows == [["0"]]
 
@@ -572,13 +571,35 @@ async def test_window_rolls_while_writers_add_to_it(
     await assert_folded(postgres, database)
 
 
+async def test_the_rollups_hour_is_the_utc_hour(postgres: Postgres, database: str) -> None:
+    """The fold dates a change by ``utc_hour`` (sql/010, a fifteenth of date_trunc's cost by
+    time-zone name): the same hour for instants on and around hour boundaries, before and
+    after the origin it counts from, in a session whose time zone is half an hour off UTC."""
+    async with open_store(postgres.url(database), pooler=False, max_connections=1):
+        pass
+    rows = await postgres.aquery(
+        database,
+        "SET timezone = 'Asia/Kolkata';"
+        " SELECT count(*) FILTER (WHERE utc_hour(ts) <> date_trunc('hour', ts, 'UTC')),"
+        " count(*)"
+        " FROM (SELECT generate_series(timestamptz '1999-12-31 21:00+00',"
+        "                              timestamptz '2000-01-01 03:00+00', interval '59.5 s')"
+        "       UNION ALL SELECT generate_series(now() - interval '2 days', now(),"
+        "                                        interval '599.999999 s')"
+        "       UNION ALL SELECT timestamptz '2026-11-27 10:00:00+00' + d * interval '1 us'"
+        "       FROM generate_series(-2, 2) AS d) AS t (ts)",
+    )
+    different, compared = rows[0]
+    assert (different, int(compared) > 600) == ("0", True), rows
+
+
 async def test_a_fold_that_finds_another_running_takes_nothing(
     postgres: Postgres, database: str
 ) -> None:
     """Folds of several workers ran at once and deadlocked now and then; now one runs at a
     time, and one that finds another running leaves every change to it."""
-    change = "INSERT INTO meter_hourly_pending VALUES ('m-1', date_trunc('hour', now()), 1.5, 1)"
-    pending = "SELECT count(*) FROM meter_hourly_pending"
+    change = "INSERT INTO meter_pending VALUES (ARRAY['m-1'], ARRAY[now()], ARRAY[1.5], 1)"
+    pending = "SELECT count(*) FROM meter_pending"
     async with open_store(postgres.url(database), pooler=False, max_connections=2) as store:
         await postgres.aquery(database, change)
         other_fold = (

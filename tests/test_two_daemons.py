@@ -82,7 +82,7 @@ async def test_either_daemon_may_take_any_reading(
             database,
             "SELECT (SELECT sum(kwh_delivered_dc) FROM vehicle_readings)"
             " = (SELECT sum(dc_kwh) FROM vehicle_hourly)"
-            " + (SELECT coalesce(sum(dc_kwh), 0) FROM vehicle_hourly_pending)",
+            " + (SELECT coalesce(sum(dc_kwh), 0) FROM vehicle_pending_changes)",
         )
         assert hourly_vs_history == [["t"]]
 
