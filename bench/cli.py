@@ -343,21 +343,29 @@ def _deep_page(url: str) -> str:
 
 
 def _reads(url: str, mode: Mode) -> list[Row]:
+    """Each read in turn, ``repeat`` times over, like the other rows."""
     deep = (
         "fleet_vehicles_deep",
         f"GET /v1/fleet/vehicles sorted by efficiency, page {_DEEP_PAGE + 1} of 100",
         _deep_page(url),
     )
+    reads = (*_READS, deep)
+    results: dict[str, list[wrk.WrkResult]] = {key: [] for key, _, _ in reads}
+    for rep in range(mode.repeat):
+        for key, what, path in reads:
+            _say(f"round {rep + 1}/{mode.repeat}: {what}")
+            results[key].append(
+                wrk.run(
+                    url,
+                    "reads.lua",
+                    connections=READ_CONNECTIONS,
+                    duration_s=mode.duration_s,
+                    args=(path, str(mode.history_sites)),
+                )
+            )
     rows = []
-    for key, what, path in (*_READS, deep):
-        result = wrk.run(
-            url,
-            "reads.lua",
-            connections=READ_CONNECTIONS,
-            duration_s=mode.duration_s,
-            args=(path, str(mode.history_sites)),
-        )
-        row = _median_row(key, f"{what}, {READ_CONNECTIONS} connections", [result], 1)
+    for key, what, _ in reads:
+        row = _median_row(key, f"{what}, {READ_CONNECTIONS} connections", results[key], 1)
         row.what += f", with {mode.history_hours} h of history for {mode.history_sites:,} sites"
         rows.append(row)
     return rows
@@ -614,7 +622,8 @@ def _benchmark(pg: services.Postgres, args: argparse.Namespace, directory: Path)
         engine = daemons["engine"]
         _say(f"loading history: {mode.history_sites:,} sites x {mode.history_hours} h")
         rows.append(_load_history(engine.url, mode, directory / "replay.json"))
-        _say("reads: analytics and status")
+        _say("settling the database after the load: vacuum, analyse, fold, checkpoint")
+        services.settle(engine.database_url)
         rows += _reads(engine.url, mode)
         memory = {name: d.peak_memory_mb() for name, d in daemons.items()}
     _say("database ceiling")

@@ -1,11 +1,12 @@
-"""Pending rollup changes are folded into the rollups every few seconds (sql/005).
+"""Pending rollup changes are folded into the rollups every few seconds (sql/005, sql/010).
 
 Owns nothing but its timer. Flushes append what they changed to the pending tables, cheaply;
 this moves those changes into the hourly and window rollups, where many readings of one
-device and hour become one update. Reads see folded and pending changes alike, so how often
-this runs changes only the size of the pending tables, never an answer. A database outage
-is logged and retried on the next round. Every worker runs one; one fold runs at a time (a
-fold that finds another running takes nothing), so two never take the same change.
+device and hour become one update. A fleet read folds what is pending before it reads, so
+how often this runs changes only how much a read may find to fold first, never an answer. A
+database outage is logged and retried on the next round. Every worker runs one; one fold runs
+at a time (a fold that finds another running takes nothing), so two never take the same
+change.
 """
 
 from __future__ import annotations
