@@ -171,25 +171,28 @@ def list_sql(query: ListQuery) -> tuple[str, list[Any]]:
     compare = "<" if query.descending else ">"
     args: list[Any] = [query.q, query.alerts_only, query.limit + 1]
     order = f"{column} {direction}, {kind.key} {direction}"
-    null, value = "false", column
+    null, flag, value = "false", "", column
     keyset = "true"
     if query.sort in kind.nullable:
-        # Nulls last in either order, then ordered by id like the rest.
+        # Nulls last in either order, then ordered by id like the rest. Descending, the flag
+        # first is "not null", so that every key of the order runs one way: the keyset is then
+        # one row comparison, which an index of the same keys serves (sql/011).
         null, value = f"({column} IS NULL)", f"coalesce({column}, 0)"
-        order = f"{null}, {value} {direction}, {kind.key} {direction}"
+        flag = f"({column} IS NOT NULL)" if query.descending else null
+        order = f"{flag} {direction}, {value} {direction}, {kind.key} {direction}"
     if query.after is not None:
         is_null, after_value, after_key = query.after
         args += [after_value, after_key]
-        keyset = (
-            f"({value} {compare} $4::{_type(column)}"
-            f" OR ({value} = $4::{_type(column)} AND {kind.key} {compare} $5))"
-        )
-        if query.sort in kind.nullable:
+        keys, bounds = f"{value}, {kind.key}", f"$4::{_type(column)}, $5"
+        if flag:
             args.append(is_null)
-            keyset = f"({null} > $6 OR ({null} = $6 AND {keyset}))"
+            keys = f"{flag}, {keys}"
+            bounds = f"{'NOT ' if query.descending else ''}$6::boolean, {bounds}"
+        keyset = f"({keys}) {compare} ({bounds})"
     # The page is read in its order from the start of the keyset (an index for the efficiency
-    # sort, sql/009), so that it costs its own rows; the total is counted apart, over the
-    # filtered list before the keyset cuts it. The cursor's text is made for the page's rows.
+    # sort, sql/009 and sql/011), so that it costs its own rows; the total is counted apart,
+    # over the filtered list before the keyset cuts it. The cursor's text is made for the
+    # page's rows.
     sql = f"""
 SELECT page.*, {kind.alerts} AS alerts, {null} AS sort_null, {value}::text AS sort_value,
        (SELECT start FROM fleet_window) AS window_start,
