@@ -18,6 +18,7 @@ import argparse
 import json
 import os
 import platform
+import signal
 import statistics
 import subprocess
 import sys
@@ -643,8 +644,20 @@ def _benchmark(pg: services.Postgres, args: argparse.Namespace, directory: Path)
     }
 
 
+def _exit_on_sigterm() -> None:
+    """A SIGTERM ends the run as Ctrl-C does: through every ``with`` and ``finally`` on the way
+    out, so that the daemons, load tools and PostgreSQL it started stop with it. By default
+    the interpreter dies at once and leaves them all running."""
+
+    def exit_now(signum: int, _frame: object) -> None:
+        sys.exit(128 + signum)
+
+    signal.signal(signal.SIGTERM, exit_now)
+
+
 def main(argv: list[str] | None = None) -> None:
     args = build_parser().parse_args(argv)
+    _exit_on_sigterm()
     try:
         wrk.check_available()
     except wrk.WrkMissing as missing:

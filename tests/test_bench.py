@@ -3,7 +3,15 @@ scripts against a real daemon (when wrk is installed), and its command line."""
 
 from __future__ import annotations
 
+import contextlib
+import os
+import re
 import shutil
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
 
 import httpx
 import pytest
@@ -103,9 +111,12 @@ def test_without_wrk_the_benchmark_says_how_to_get_it(monkeypatch: pytest.Monkey
         wrk.check_available()
 
 
-@pytest.mark.skipif(
+_NEEDS_WRK = pytest.mark.skipif(
     shutil.which("wrk") is None, reason="wrk is not installed (Debian: apt-get install wrk)"
 )
+
+
+@_NEEDS_WRK
 @pytest.mark.parametrize(
     "case", [("single.lua", "/v1/ingest", 1), ("batch.lua", "/v1/ingest/batch", 50)]
 )
@@ -131,3 +142,59 @@ async def test_the_wrk_scripts_post_distinct_readings_that_are_all_stored(
     # still in flight. Had two readings shared a device and timestamp, fewer rows would exist.
     rows = int(stored[0][0])
     assert result.requests * per_request <= rows <= (result.requests + 4) * per_request
+
+
+def _left_behind(session: int, scratch: Path) -> list[str]:
+    """Processes of the benchmark's session, or naming its scratch directory (PostgreSQL's
+    ``-D``: pg_ctl starts the server in a session of its own)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        fields = stat[stat.rindex(")") + 2 :].split()
+        if int(fields[3]) == session or str(scratch) in command:
+            found.append(f"{entry.name}: {command}")
+    return found
+
+
+@_NEEDS_WRK
+def test_a_sigterm_stops_the_benchmark_and_everything_it_started(tmp_path: Path) -> None:
+    """Stopped by SIGTERM (``kill``, a job's timeout), the benchmark died at once and left its
+    daemons and PostgreSQL running, idle but awake, under every later measurement. Now it
+    leaves as on Ctrl-C, stopping what it started."""
+    scratch = None
+    with subprocess.Popen(
+        [sys.executable, "-m", "bench", "--quick", "--json", str(tmp_path / "bench.json")],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    ) as bench:
+        watchdog = threading.Timer(300, os.killpg, (bench.pid, signal.SIGKILL))
+        watchdog.start()
+        try:
+            assert bench.stderr is not None
+            for line in bench.stderr:
+                if found := re.search(r"daemon logs: (\S+)/daemons\.log", line):
+                    scratch = Path(found[1])
+                if "round 1/" in line:  # every daemon started and warmed up
+                    break
+            assert scratch is not None
+            assert scratch.exists()
+            bench.send_signal(signal.SIGTERM)
+            assert bench.wait(timeout=120) == 128 + signal.SIGTERM
+        finally:
+            watchdog.cancel()
+            if bench.poll() is None:
+                os.killpg(bench.pid, signal.SIGKILL)
+    left = _left_behind(bench.pid, scratch)
+    for process in left:  # so that a failure leaves nothing running either
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(int(process.split(":")[0]), signal.SIGKILL)
+    assert left == []
+    assert not scratch.exists()
