@@ -145,8 +145,8 @@ async def test_the_wrk_scripts_post_distinct_readings_that_are_all_stored(
 
 
 def _left_behind(session: int, scratch: Path) -> list[str]:
-    """Processes of the benchmark's session, or naming its scratch directory (PostgreSQL's
-    ``-D``: pg_ctl starts the server in a session of its own)."""
+    """Live processes of the benchmark's session, or naming its scratch directory
+    (PostgreSQL's ``-D``: pg_ctl starts the server in a session of its own)."""
     found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -157,6 +157,8 @@ def _left_behind(session: int, scratch: Path) -> list[str]:
         except OSError:
             continue
         fields = stat[stat.rindex(")") + 2 :].split()
+        if fields[0] in ("Z", "X"):  # exited, waiting to be reaped: nothing runs any more
+            continue
         if int(fields[3]) == session or str(scratch) in command:
             found.append(f"{entry.name}: {command}")
     return found
