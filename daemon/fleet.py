@@ -171,9 +171,10 @@ def list_sql(query: ListQuery) -> tuple[str, list[Any]]:
     compare = "<" if query.descending else ">"
     args: list[Any] = [query.q, query.alerts_only, query.limit + 1]
     order = f"{column} {direction}, {kind.key} {direction}"
+    nullable = query.sort in kind.nullable
     null, flag, value = "false", "", column
     keyset = "true"
-    if query.sort in kind.nullable:
+    if nullable:
         # Nulls last in either order, then ordered by id like the rest. Descending, the flag
         # first is "not null", so that every key of the order runs one way: the keyset is then
         # one row comparison, which an index of the same keys serves (sql/011).
@@ -184,7 +185,7 @@ def list_sql(query: ListQuery) -> tuple[str, list[Any]]:
         is_null, after_value, after_key = query.after
         args += [after_value, after_key]
         keys, bounds = f"{value}, {kind.key}", f"$4::{_type(column)}, $5"
-        if flag:
+        if nullable:
             args.append(is_null)
             keys = f"{flag}, {keys}"
             bounds = f"{'NOT ' if query.descending else ''}$6::boolean, {bounds}"

@@ -19,6 +19,7 @@ import trio
 
 from bench import ceiling, cli, wrk
 from tests.conftest import Postgres
+from tests.daemon_process import alive
 
 
 def test_ceiling_batches_are_distinct_readings_coalesced_as_a_writer_does() -> None:
@@ -156,10 +157,8 @@ def _left_behind(session: int, scratch: Path) -> list[str]:
             command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
         except OSError:
             continue
-        fields = stat[stat.rindex(")") + 2 :].split()
-        if fields[0] in ("Z", "X"):  # exited, waiting to be reaped: nothing runs any more
-            continue
-        if int(fields[3]) == session or str(scratch) in command:
+        session_of = int(stat[stat.rindex(")") + 2 :].split()[3])
+        if (session_of == session or str(scratch) in command) and alive(int(entry.name)):
             found.append(f"{entry.name}: {command}")
     return found
 
