@@ -6,6 +6,7 @@ endpoint after out-of-order, late and duplicate readings."""
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 import random
 from collections import defaultdict
@@ -17,8 +18,11 @@ from typing import Any
 
 import httpx
 import pytest
+import trio
 
-from tests.conftest import Postgres
+from daemon.config import Config
+from daemon.supervisor import Running, run
+from tests.conftest import IO_TIMEOUT_S, Postgres
 from tests.support import assert_error, meter, vehicle
 from tests.test_rollups import (
     Reading,
@@ -786,6 +790,87 @@ async def test_lists_and_hourly_view_agree_exactly_with_analytics(
         assert sum(h["vehicleReadings"] for h in wide["hours"]) == sum(
             h.readings for h in dc_hours.values()
         )
+
+
+_HISTORY_TOTALS = """
+SELECT (SELECT sum(kwh_delivered_dc::numeric)::float8 FROM vehicle_readings
+        WHERE vehicle_id = 'v-1' AND ts > '{start}' AND ts <= '{end}'),
+       (SELECT (sum(battery_temp::numeric) / count(*))::float8 FROM vehicle_readings
+        WHERE vehicle_id = 'v-1' AND ts > '{start}' AND ts <= '{end}'),
+       (SELECT count(*) FROM vehicle_readings
+        WHERE vehicle_id = 'v-1' AND ts > '{start}' AND ts <= '{end}'),
+       (SELECT sum(kwh_consumed_ac::numeric)::float8 FROM meter_readings
+        WHERE meter_id = 'm-1' AND ts > '{start}' AND ts <= '{end}'),
+       (SELECT count(*) FROM meter_readings
+        WHERE meter_id = 'm-1' AND ts > '{start}' AND ts <= '{end}')
+"""
+_PENDING = """
+SELECT count(*), count(*) FILTER (WHERE sign = -1)
+FROM (SELECT sign FROM meter_pending UNION ALL SELECT sign FROM vehicle_pending) AS p
+"""
+
+
+async def test_analytics_equal_history_with_changes_pending_and_folded(
+    config: Config, postgres: Postgres, database: str
+) -> None:
+    """Analytics take a window's whole hours from the rollups and the changes not folded yet,
+    and its two partial hours from history: whichever way a reading is held, replaced ones
+    included, the totals are history's own, before the fold and after it."""
+    await clear_of_the_hour()
+    rng = random.Random(720)
+    now = datetime.now(UTC)
+    energies = (0.1, 0.2, 0.7, 1.25, 0.333333333333333, 999.999999, 0.0)
+    # This hour, whole hours, the first minutes of a day's window (its partial first hour,
+    # unless the clock is within minutes of the hour), outside it, and the two instants where
+    # its whole hours begin and end: the current hour's start, and 23 hours before it.
+    minutes = (2, 30, 61, 150, 600, 1380, 1437, 1500, 2940)
+    this_hour = hour_of(stamp(now))
+    moments = [now - timedelta(minutes=m) for m in minutes]
+    moments += [this_hour, this_hour - timedelta(hours=23)]
+
+    def reading(device: str, ts: str) -> Reading:
+        if device == "m-1":
+            return meter(device, kwh=rng.choice(energies), ts=ts)
+        return vehicle(device, kwh=rng.choice(energies), temp=rng.choice((-3.2, 25.5)), ts=ts)
+
+    first = [reading(d, stamp(moment)) for d in ("m-1", "v-1") for moment in moments]
+    again = [reading(str(r.get("meterId") or r["vehicleId"]), r["timestamp"]) for r in first[::2]]
+    lazy = dataclasses.replace(config, fold_interval_s=3600)
+    async with trio.open_nursery() as nursery:
+        running: Running = await nursery.start(run, lazy)
+        async with httpx.AsyncClient(base_url=running.url, timeout=IO_TIMEOUT_S) as client:
+            await link(client, "v-1", "m-1")
+            await post(client, first)
+            await post(client, again)
+            ((changes, replaced),) = await postgres.aquery(database, _PENDING)
+            assert (int(changes) > 0, int(replaced) > 0) == (True, True), (changes, replaced)
+
+            async def analytics_as_history(hours: str) -> dict[str, Any]:
+                body = await get_json(client, "/v1/analytics/performance/v-1", hours=hours)
+                window = {"start": body["windowStart"], "end": body["windowEnd"]}
+                ((dc, temp, vehicles, ac, meters),) = await postgres.aquery(
+                    database, _HISTORY_TOTALS.format(**window)
+                )
+                assert (
+                    body["totalEnergyDeliveredDc"],
+                    body["vehicleReadings"],
+                    body["totalEnergyConsumedAc"],
+                    body["meterReadings"],
+                ) == (float(dc), int(vehicles), float(ac), int(meters)), window
+                # A quotient of the same sums, whose scales may differ (2.00 for 2).
+                assert body["avgBatteryTemp"] == pytest.approx(float(temp), rel=1e-12)
+                return body
+
+            spans = ("1", "24", "48", "720")
+            pending = [await analytics_as_history(hours) for hours in spans]
+            assert [p["vehicleReadings"] for p in pending] == [3, 9, 10, 11]
+            await get_json(client, "/v1/fleet/summary")  # a fleet read folds what is pending
+            assert await postgres.aquery(database, _PENDING) == [["0", "0"]]
+            folded = [await analytics_as_history(hours) for hours in spans]
+            for before, after in zip(pending, folded, strict=True):
+                totals = ("totalEnergyDeliveredDc", "totalEnergyConsumedAc", "vehicleReadings")
+                assert [before[k] for k in totals] == [after[k] for k in totals]
+        running.stop.set()
 
 
 async def test_hourly_view_hours_bounds_and_missing_link(client: httpx.AsyncClient) -> None:
