@@ -29,9 +29,11 @@ from tests.test_rollups import (
     assert_efficiency_current,
     assert_rollups_exact,
     clear_of_the_hour,
+    device_of,
     kwh_of,
     post,
     post_all_at_once,
+    random_reading,
 )
 
 
@@ -819,7 +821,6 @@ async def test_analytics_equal_history_with_changes_pending_and_folded(
     await clear_of_the_hour()
     rng = random.Random(720)
     now = datetime.now(UTC)
-    energies = (0.1, 0.2, 0.7, 1.25, 0.333333333333333, 999.999999, 0.0)
     # This hour, whole hours, the first minutes of a day's window (its partial first hour,
     # unless the clock is within minutes of the hour), outside it, and the two instants where
     # its whole hours begin and end: the current hour's start, and 23 hours before it.
@@ -827,14 +828,8 @@ async def test_analytics_equal_history_with_changes_pending_and_folded(
     this_hour = hour_of(stamp(now))
     moments = [now - timedelta(minutes=m) for m in minutes]
     moments += [this_hour, this_hour - timedelta(hours=23)]
-
-    def reading(device: str, ts: str) -> Reading:
-        if device == "m-1":
-            return meter(device, kwh=rng.choice(energies), ts=ts)
-        return vehicle(device, kwh=rng.choice(energies), temp=rng.choice((-3.2, 25.5)), ts=ts)
-
-    first = [reading(d, stamp(moment)) for d in ("m-1", "v-1") for moment in moments]
-    again = [reading(str(r.get("meterId") or r["vehicleId"]), r["timestamp"]) for r in first[::2]]
+    first = [random_reading(rng, d, stamp(moment)) for d in ("m-1", "v-1") for moment in moments]
+    again = [random_reading(rng, device_of(r), r["timestamp"]) for r in first[::2]]
     lazy = dataclasses.replace(config, fold_interval_s=3600)
     async with trio.open_nursery() as nursery:
         running: Running = await nursery.start(run, lazy)

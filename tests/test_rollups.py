@@ -198,7 +198,7 @@ async def post_all_at_once(
             nursery.start_soon(post, client, chunk)
 
 
-def _reading(rng: random.Random, device: str, ts: str) -> Reading:
+def random_reading(rng: random.Random, device: str, ts: str) -> Reading:
     if device.startswith("m"):
         return meter(device, kwh=rng.choice(_ENERGIES), voltage=230.0, ts=ts)
     return vehicle(
@@ -215,7 +215,7 @@ def kwh_of(reading: Reading) -> float:
     return float(reading["kwhConsumedAc"] if "meterId" in reading else reading["kwhDeliveredDc"])
 
 
-def _device(reading: Reading) -> str:
+def device_of(reading: Reading) -> str:
     return str(reading.get("meterId") or reading["vehicleId"])
 
 
@@ -246,7 +246,7 @@ def _stored(posted: Iterable[Reading]) -> dict[tuple[str, str], Reading]:
     """What history keeps of readings posted one after the other: the last per key."""
     kept: dict[tuple[str, str], Reading] = {}
     for reading in posted:
-        kept[_device(reading), reading["timestamp"]] = reading
+        kept[device_of(reading), reading["timestamp"]] = reading
     return kept
 
 
@@ -312,27 +312,29 @@ async def test_rollups_equal_history_after_out_of_order_late_and_duplicate_readi
     # Recent readings over the last five hours, one a minute ahead of the clock (within the
     # allowed skew), posted shuffled and concurrently, as singles and batches.
     recent = [
-        _reading(rng, device, at(minutes_ago=minutes))
+        random_reading(rng, device, at(minutes_ago=minutes))
         for device in devices
         for minutes in [-1, *rng.sample(range(300), 14)]
     ]
     await post_all_at_once(client, recent, rng)
     # Late ones: hours old, in earlier hours than all of the above, one outside the window.
     late = [
-        _reading(rng, device, at(minutes_ago=minutes, hours_ago=hours))
+        random_reading(rng, device, at(minutes_ago=minutes, hours_ago=hours))
         for device in devices
         for hours, minutes in ((5, 7), (6, 1), (7, 30), (23, 10), (30, 0))
     ]
     await post_all_at_once(client, late, rng)
     # The same devices and timestamps again with other values: concurrently (either may win),
     # then one after the other (the last received wins), including twice in one batch.
-    again = [_reading(rng, _device(r), r["timestamp"]) for r in rng.sample(recent + late, 60)]
+    again = [
+        random_reading(rng, device_of(r), r["timestamp"]) for r in rng.sample(recent + late, 60)
+    ]
     await post_all_at_once(client, again, rng)
     replaced = rng.sample(recent + late, 20)
     final: list[Reading] = []
     for original in replaced:
-        first = _reading(rng, _device(original), original["timestamp"])
-        second = _reading(rng, _device(original), original["timestamp"])
+        first = random_reading(rng, device_of(original), original["timestamp"])
+        second = random_reading(rng, device_of(original), original["timestamp"])
         await post(client, [first])
         await post(client, [first, second])
         final.append(second)
@@ -340,7 +342,7 @@ async def test_rollups_equal_history_after_out_of_order_late_and_duplicate_readi
     compared = await assert_rollups_exact(postgres, database)
     assert compared["meter_hourly"] >= 5 * 6, compared
     assert compared["vehicle_window"] == 5, compared
-    distinct = {(_device(r), r["timestamp"]) for r in recent + late}
+    distinct = {(device_of(r), r["timestamp"]) for r in recent + late}
     assert await counted(postgres, database) == len(distinct), "each reading counts once"
     await assert_folded(postgres, database)
     # The last received won in history, and so in the sums above.
@@ -351,7 +353,7 @@ async def test_rollups_equal_history_after_out_of_order_late_and_duplicate_readi
         stored = await postgres.aquery(
             database,
             f"SELECT {column} FROM {table}_readings"
-            f" WHERE {key} = '{_device(reading)}' AND ts = '{reading['timestamp']}'",
+            f" WHERE {key} = '{device_of(reading)}' AND ts = '{reading['timestamp']}'",
         )
         assert [[float(text) for text in row] for row in stored] == [[value]]
 
@@ -390,9 +392,9 @@ async def test_two_daemons_writing_the_same_readings_at_once_keep_rollups_exact(
                 posted: dict[tuple[str, str], set[float]] = defaultdict(set)
                 async with trio.open_nursery() as writers:
                     for http in (one, other):
-                        readings = [_reading(rng, d, ts) for d in devices for ts in stamps]
+                        readings = [random_reading(rng, d, ts) for d in devices for ts in stamps]
                         for r in readings:
-                            posted[_device(r), r["timestamp"]].add(kwh_of(r))
+                            posted[device_of(r), r["timestamp"]].add(kwh_of(r))
                         # Big batches (one statement each, overlapping the other daemon's)
                         # and singles.
                         writers.start_soon(post, http, readings[:200])
@@ -441,7 +443,7 @@ def _spread(rng: random.Random, devices: Sequence[str], now: datetime) -> list[R
     for device in devices:
         for hours in (0, 1, 2, 5, 11, 17, 21, 22, 23, 24, 26):
             moment = now - timedelta(hours=hours, minutes=rng.randrange(60) if hours else 0)
-            readings.append(_reading(rng, device, moment.isoformat().replace("+00:00", "Z")))
+            readings.append(random_reading(rng, device, moment.isoformat().replace("+00:00", "Z")))
     return readings
 
 
@@ -482,7 +484,7 @@ async def test_roll_one_hour_several_hours_and_past_a_day(
     assert not await roll(postgres, database, start - timedelta(minutes=1))
 
     # Writers go on adding to the window where it now is: nothing of the present.
-    more = [_reading(rng, "v-a", at()), _reading(rng, "m-c", at(minutes_ago=3))]
+    more = [random_reading(rng, "v-a", at()), random_reading(rng, "m-c", at(minutes_ago=3))]
     await post_all_at_once(client, more, rng)
     await _assert_window(postgres, database, [*posted, *more], start)
     assert await stored_window(postgres, database) == {}
@@ -507,7 +509,7 @@ async def test_readings_ahead_of_the_window_enter_when_it_rolls(
         return moment.isoformat().replace("+00:00", "Z")
 
     posted = [
-        _reading(rng, device, stamp(moment))
+        random_reading(rng, device, stamp(moment))
         for device in devices
         for moment in (
             this_hour - timedelta(hours=5) + timedelta(minutes=20),  # inside
@@ -548,7 +550,7 @@ async def test_window_rolls_while_writers_add_to_it(
     async def write() -> None:
         for _ in range(12):
             readings = [
-                _reading(rng, d, at(minutes_ago=rng.randrange(60 * 26)))
+                random_reading(rng, d, at(minutes_ago=rng.randrange(60 * 26)))
                 for d in devices
                 for _ in range(8)
             ]
@@ -566,7 +568,7 @@ async def test_window_rolls_while_writers_add_to_it(
     compared = await assert_rollups_exact(postgres, database)
     assert compared["meter_window"] == 4, compared
     assert await window_start(postgres, database) == start + timedelta(hours=8)
-    distinct = {(_device(r), r["timestamp"]) for r in posted}
+    distinct = {(device_of(r), r["timestamp"]) for r in posted}
     assert await counted(postgres, database) == len(distinct)
     await assert_folded(postgres, database)
 
