@@ -57,7 +57,8 @@ class Config:
     fold_interval_s: float = 5.0
     """How often pending rollup changes are folded into the rollups. Longer folds more readings
     of a device and hour into one update (cheaper under heavy ingest); shorter leaves less for
-    a fleet read to fold before it answers. Answers are exact either way."""
+    a fleet read to fold before it answers, and for an analytics read to add in. Answers are
+    exact either way."""
     max_batch: int = 5000
     """Rows after which a writer takes no more into its next commit (a request's readings are
     never split across commits)."""

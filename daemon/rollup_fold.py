@@ -2,11 +2,11 @@
 
 Owns nothing but its timer. Flushes append what they changed to the pending tables, cheaply;
 this moves those changes into the hourly and window rollups, where many readings of one
-device and hour become one update. A fleet read folds what is pending before it reads, so
-how often this runs changes only how much a read may find to fold first, never an answer. A
-database outage is logged and retried on the next round. Every worker runs one; one fold runs
-at a time (a fold that finds another running takes nothing), so two never take the same
-change.
+device and hour become one update. A fleet read folds what is pending before it reads, and
+an analytics read adds in what is pending, so how often this runs changes only how much a
+read finds pending, never an answer. A database outage is logged and retried on the next
+round. Every worker runs one; one fold runs at a time (a fold that finds another running takes
+nothing), so two never take the same change.
 """
 
 from __future__ import annotations
