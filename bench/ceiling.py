@@ -21,10 +21,10 @@ from datetime import UTC, datetime, timedelta
 import asyncpg
 import trio
 
-from daemon.coalesce import FlushRows, ShardBatch
+from daemon.ingest.batch import FlushRows, ShardBatch
 from daemon.partitions import days_of
 from daemon.readings import MeterReading, Reading, VehicleReading
-from daemon.store import open_store
+from daemon.store.database import open_store
 
 _DEVICES = 10_000
 

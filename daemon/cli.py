@@ -21,9 +21,11 @@ from typing import Any
 
 import trio
 
-from daemon import failures, logs, processes, supervisor
+from daemon import failures, logs
 from daemon.config import load
 from daemon.errors import ConfigError, StartupFailed, StoreUnavailable
+from daemon.process import parent as processes
+from daemon.process import supervisor
 
 log = logging.getLogger("daemon")
 

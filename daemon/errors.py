@@ -1,4 +1,10 @@
-"""The project's own exceptions, so that no caller has to know which library failed."""
+"""The project's own exceptions, so that no caller has to know which library failed, and what
+a client's mistake is made of (``Problem``), whichever part of the daemon found it."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
 
 
 class ConfigError(ValueError):
@@ -25,3 +31,26 @@ class StartupFailed(Exception):
         super().__init__(message)
         self.exit_code = exit_code
         """1 when the world is not as the daemon needs it, 2 when a setting is wrong."""
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One thing wrong with what a client sent: the field, and what it must be."""
+
+    field: str
+    message: str
+    index: int | None = None
+    """The item of a batch it is in; None outside a batch."""
+
+    def sentence(self) -> str:
+        where = "" if self.index is None else f"item {self.index}: "
+        return f"{where}{self.field} {self.message}"
+
+
+class InvalidInput(ValueError):
+    """What the client sent cannot be stored; ``problems`` says where and why."""
+
+    def __init__(self, message: str, problems: Sequence[Problem] = ()) -> None:
+        super().__init__(message)
+        self.message = message
+        self.problems = tuple(problems)

@@ -24,6 +24,8 @@ from typing import Any, Final, Literal, cast
 
 import msgspec
 
+from daemon.errors import InvalidInput, Problem
+
 MAX_BATCH: Final = 10_000
 MAX_PROBLEMS: Final = 100
 
@@ -60,26 +62,6 @@ class VehicleReading:
 
 
 Reading = MeterReading | VehicleReading
-
-
-@dataclass(frozen=True, slots=True)
-class Problem:
-    field: str
-    message: str
-    index: int | None = None
-
-    def sentence(self) -> str:
-        where = "" if self.index is None else f"item {self.index}: "
-        return f"{where}{self.field} {self.message}"
-
-
-class InvalidInput(ValueError):
-    """What the client sent cannot be stored; ``problems`` says where and why."""
-
-    def __init__(self, message: str, problems: Sequence[Problem] = ()) -> None:
-        super().__init__(message)
-        self.message = message
-        self.problems = tuple(problems)
 
 
 @dataclass(frozen=True, slots=True)

@@ -21,7 +21,7 @@ import pytest
 import trio
 
 from daemon.config import Config
-from daemon.supervisor import Running, run
+from daemon.process.supervisor import Running, run
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")  # platformdirs' runtime-dir fallback, see daemon.embedded

@@ -19,7 +19,7 @@ import trio
 from daemon.auth import Keyring, allows, bearer, describe, parse_tokens, required_role
 from daemon.config import Config, load
 from daemon.errors import ConfigError
-from daemon.supervisor import run
+from daemon.process.supervisor import run
 from tests.conftest import IO_TIMEOUT_S, Postgres
 from tests.support import assert_error, meter, vehicle
 from tests.test_metrics import scrape, total

@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from daemon.coalesce import FlushRows, MeterRows, ShardBatch, VehicleRows
+from daemon.ingest.batch import FlushRows, MeterRows, ShardBatch, VehicleRows
 from daemon.readings import MeterReading, Reading, VehicleReading
 
 T0 = datetime(2026, 2, 9, 10, 0, tzinfo=UTC)

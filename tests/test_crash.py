@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 import trio
 
-from daemon import postmaster
-from daemon.embedded import Embedded
+from daemon.embedded import postmaster
+from daemon.embedded.server import Embedded
 from tests import acks, daemon_process
 from tests.support import eventually
 

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from daemon.embedded import Embedded
+from daemon.embedded.server import Embedded
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")  # platformdirs' runtime-dir fallback, see daemon.embedded

@@ -21,7 +21,7 @@ import pytest
 import trio
 
 from daemon.config import Config
-from daemon.supervisor import Running, run
+from daemon.process.supervisor import Running, run
 from tests.conftest import IO_TIMEOUT_S, Postgres
 from tests.support import assert_error, meter, vehicle
 from tests.test_rollups import (

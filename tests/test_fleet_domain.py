@@ -1,6 +1,6 @@
-"""The fleet views' domain code without I/O: query parameters and cursors (daemon.fleet), the
-summary's flush quantiles (daemon.metrics.quantile) and the route templates of the HTTP metrics
-(daemon.http_metrics.route_of)."""
+"""The fleet views' domain code without I/O: query parameters and cursors (daemon.reads.fleet),
+the summary's flush quantiles (daemon.metrics.engine.quantile) and the route templates of the HTTP
+metrics (daemon.http.request_metrics.route_of)."""
 
 from __future__ import annotations
 
@@ -10,11 +10,14 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from daemon import fleet, views
-from daemon.fleet import METERS, VEHICLES, Kind
-from daemon.http_metrics import route_of
-from daemon.metrics import quantile
-from daemon.readings import InvalidInput
+from daemon.errors import InvalidInput
+from daemon.http import shapes
+from daemon.http.request_metrics import route_of
+from daemon.metrics.engine import quantile
+from daemon.reads import fleet
+from daemon.reads import records as views
+from daemon.reads import window as windows
+from daemon.reads.fleet import METERS, VEHICLES, Kind
 
 INF = float("inf")
 
@@ -132,22 +135,22 @@ def test_garbled_cursor_is_refused(cursor: str) -> None:
 
 def test_window_is_this_hour_and_the_23_before() -> None:
     now = datetime(2026, 2, 9, 10, 59, 59, 999_999, tzinfo=UTC)
-    start = fleet.window_start(now)
+    start = windows.window_start(now)
     assert start == datetime(2026, 2, 8, 11, tzinfo=UTC)
-    window = fleet.FleetWindow(start)
+    window = windows.FleetWindow(start)
     assert window.end == datetime(2026, 2, 9, 11, tzinfo=UTC)
     assert window.start <= now < window.end
-    assert window.wire() == {
+    assert shapes.window(window) == {
         "windowStart": "2026-02-08T11:00:00.000Z",
         "windowEnd": "2026-02-09T11:00:00.000Z",
     }
-    assert fleet.window_start(now + timedelta(microseconds=1)) == start + timedelta(hours=1)
+    assert windows.window_start(now + timedelta(microseconds=1)) == start + timedelta(hours=1)
 
 
 def test_hour_floor_is_in_utc() -> None:
     india = timezone(timedelta(hours=5, minutes=30))
     moment = datetime(2026, 2, 9, 16, 10, tzinfo=india)  # 10:40 UTC
-    assert fleet.hour_floor(moment) == datetime(2026, 2, 9, 10, tzinfo=UTC)
+    assert windows.hour_floor(moment) == datetime(2026, 2, 9, 10, tzinfo=UTC)
 
 
 def test_ratio() -> None:

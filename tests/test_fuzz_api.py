@@ -41,8 +41,8 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from daemon.config import Config
-from daemon.routing import shard_of
-from daemon.supervisor import run
+from daemon.ingest.routing import shard_of
+from daemon.process.supervisor import run
 from tests.conftest import IO_TIMEOUT_S
 from tests.support import at, meter, vehicle
 from tests.test_auth import ADMIN, TOKENS

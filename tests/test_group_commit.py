@@ -16,7 +16,7 @@ import httpx
 import trio
 
 from daemon.config import Config
-from daemon.supervisor import Running, run
+from daemon.process.supervisor import Running, run
 from tests.conftest import IO_TIMEOUT_S, Postgres
 from tests.support import eventually, meter
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from daemon.config import Config
-from daemon.supervisor import Running
+from daemon.process.supervisor import Running
 from tests.test_loadgen_e2e import _loadgen
 
 _ADMIN = "admin-token-0123456789abcdef"

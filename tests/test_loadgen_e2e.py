@@ -15,7 +15,7 @@ from typing import Any
 
 import trio
 
-from daemon.supervisor import Running
+from daemon.process.supervisor import Running
 from tests.support import eventually
 
 

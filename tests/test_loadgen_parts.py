@@ -14,7 +14,7 @@ import pytest
 import trio
 import trio.testing
 
-from daemon.supervisor import Running
+from daemon.process.supervisor import Running
 from loadgen import progress, workers
 from loadgen.acklog import AckLog
 from loadgen.engine import Engine, transport_cause

@@ -21,7 +21,7 @@ import pytest
 import trio
 
 from daemon.config import Config
-from daemon.supervisor import Running, run
+from daemon.process.supervisor import Running, run
 from tests.conftest import Postgres
 from tests.support import eventually
 from tests.test_loadgen_e2e import Started, _loadgen, start_loadgen

@@ -14,8 +14,8 @@ from prometheus_client.metrics_core import Metric
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
 
-from daemon.coalesce import Added
-from daemon.metrics import Metrics
+from daemon.ingest.batch import Added
+from daemon.metrics.recorder import Metrics
 from tests import daemon_process
 from tests.conftest import IO_TIMEOUT_S, Postgres
 from tests.support import assert_error, at, eventually, meter, vehicle

@@ -24,10 +24,10 @@ import pytest
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
+from daemon.errors import InvalidInput
 from daemon.readings import (
     MAX_BATCH,
     MAX_PROBLEMS,
-    InvalidInput,
     Link,
     MeterReading,
     Reading,

@@ -20,9 +20,9 @@ import httpx
 import pytest
 import trio
 
-from daemon import migrations
 from daemon.config import Config
-from daemon.supervisor import Running, run
+from daemon.process.supervisor import Running, run
+from daemon.store import migrations
 from tests import daemon_process, pgbouncer
 from tests.conftest import IO_TIMEOUT_S, Postgres
 from tests.pgbouncer import PgBouncer

@@ -18,10 +18,10 @@ import httpx
 import pytest
 import trio
 
-from daemon import postmaster
 from daemon.config import Config
-from daemon.embedded import Embedded
-from daemon.supervisor import Running, run
+from daemon.embedded import postmaster
+from daemon.embedded.server import Embedded
+from daemon.process.supervisor import Running, run
 from tests import acks, daemon_process
 from tests.conftest import IO_TIMEOUT_S
 from tests.support import eventually, vehicle

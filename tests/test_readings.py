@@ -18,13 +18,12 @@ from typing import Any, NoReturn
 import pytest
 
 from daemon import readings
+from daemon.errors import InvalidInput, Problem
 from daemon.readings import (
     MAX_BATCH,
     MAX_PROBLEMS,
-    InvalidInput,
     Link,
     MeterReading,
-    Problem,
     VehicleReading,
     Window,
     device_id,

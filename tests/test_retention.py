@@ -12,9 +12,9 @@ from functools import partial
 import pytest
 import trio
 
-from daemon import maintenance
 from daemon.partitions import DROP_MARGIN, Partition, expired, horizon
-from daemon.store import Store, open_store
+from daemon.store.database import Store, open_store
+from daemon.upkeep import day_partitions as maintenance
 from tests.conftest import Postgres
 from tests.support import eventually
 
@@ -104,7 +104,7 @@ async def _partition_days(postgres: Postgres, database: str) -> set[date]:
 async def test_old_partitions_and_rollups_go_and_the_rest_stays(
     store: Store, postgres: Postgres, database: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    caplog.set_level(logging.INFO, logger="daemon.maintenance")
+    caplog.set_level(logging.INFO, logger="daemon.upkeep.day_partitions")
     now = datetime.now(UTC)
     days = [(now - timedelta(days=n)).date() for n in range(10, -1, -1)]
     await _fill(store, postgres, database, days)

@@ -25,9 +25,10 @@ import trio
 from prometheus_client.parser import text_string_to_metric_families
 
 from daemon.config import Config
-from daemon.fleet import hour_floor
-from daemon.store import FOLD_LOCK, open_store
-from daemon.supervisor import Running, run
+from daemon.process.supervisor import Running, run
+from daemon.reads.window import hour_floor
+from daemon.store.database import open_store
+from daemon.store.writes import FOLD_LOCK
 from tests.conftest import IO_TIMEOUT_S, Postgres
 from tests.support import at, eventually, meter, vehicle
 

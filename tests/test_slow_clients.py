@@ -20,7 +20,7 @@ import pytest
 import trio
 
 from daemon.config import Config
-from daemon.supervisor import run
+from daemon.process.supervisor import run
 from tests import daemon_process
 from tests.conftest import IO_TIMEOUT_S, Postgres
 from tests.support import meter

@@ -15,7 +15,7 @@ import httpx
 import trio
 
 from daemon.config import Config
-from daemon.supervisor import run
+from daemon.process.supervisor import run
 from tests.conftest import IO_TIMEOUT_S, Postgres
 from tests.support import vehicle
 

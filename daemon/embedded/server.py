@@ -26,7 +26,8 @@ from urllib.parse import quote
 
 import trio
 
-from daemon import data_dir, pg_files, postmaster
+from daemon.embedded import data_dir, postmaster
+from daemon.embedded import files as pg_files
 from daemon.errors import StartupFailed
 from daemon.failures import reason
 

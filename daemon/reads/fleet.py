@@ -1,4 +1,5 @@
-"""The fleet views (API.md, "Fleet views"): their query parameters, their SQL and their wire form.
+"""The fleet views (docs/api.md, "Fleet views"): their query parameters, cursors and SQL, and the
+page a list answers with.
 
 Synchronous and free of I/O: the store runs what this builds, after folding the pending rollup
 changes. The lists read the views of sql/009 (one row per device, its latest state and its
@@ -16,13 +17,12 @@ import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any, Final
 
-from daemon.readings import InvalidInput, Problem
-from daemon.views import ratio, rfc3339
+from daemon.errors import InvalidInput, Problem
+from daemon.reads.window import FleetWindow
 
-WINDOW: Final = timedelta(hours=24)
 _LIMIT_DEFAULT: Final = 100
 _LIMIT_MAX: Final = 500
 _Q_MAX: Final = 64
@@ -235,114 +235,6 @@ def _type(column: str) -> str:
     }.get(column, "float8")
 
 
-@dataclass(frozen=True, slots=True)
-class FleetWindow:
-    """The hour-aligned window of the lists' 24-hour figures: ``[start, start + 24 h)``."""
-
-    start: datetime
-
-    @property
-    def end(self) -> datetime:
-        return self.start + WINDOW
-
-    def wire(self) -> dict[str, str]:
-        return {"windowStart": rfc3339(self.start), "windowEnd": rfc3339(self.end)}
-
-
-def _vehicle_item(row: Mapping[str, Any]) -> dict[str, Any]:
-    return {
-        "vehicleId": row["vehicle_id"],
-        "meterId": row["meter_id"],
-        "soc": row["soc"],
-        "batteryTemp": row["battery_temp"],
-        "kwhDeliveredDc": row["kwh_delivered_dc"],
-        "lastSeen": rfc3339(row["last_seen"]),
-        "dcKwh24h": float(row["dc_kwh"]),
-        "acKwh24h": float(row["ac_kwh"]),
-        "efficiency24h": ratio(float(row["dc_kwh"]), float(row["ac_kwh"])),
-        "alerts": list(row["alerts"]),
-    }
-
-
-def _meter_item(row: Mapping[str, Any]) -> dict[str, Any]:
-    return {
-        "meterId": row["meter_id"],
-        "voltage": row["voltage"],
-        "kwhConsumedAc": row["kwh_consumed_ac"],
-        "lastSeen": rfc3339(row["last_seen"]),
-        "acKwh24h": float(row["ac_kwh"]),
-        "alerts": list(row["alerts"]),
-    }
-
-
-def page_wire(
-    query: ListQuery, rows: Sequence[Mapping[str, Any]], window: FleetWindow, total: int
-) -> dict[str, Any]:
-    """The page as API.md shapes it; ``rows`` is what ``list_sql`` selected."""
-    shown = rows[: query.limit]
-    more = len(rows) > query.limit
-    item = _vehicle_item if query.kind is VEHICLES else _meter_item
-    last = shown[-1] if shown else None
-    return {
-        "items": [item(row) for row in shown],
-        "total": total,
-        "nextCursor": (
-            encode_cursor(
-                query.sort,
-                query.descending,
-                (last["sort_null"], last["sort_value"], last[query.kind.key]),
-            )
-            if more and last is not None
-            else None
-        ),
-        **window.wire(),
-    }
-
-
-@dataclass(frozen=True, slots=True)
-class Hour:
-    start: datetime
-    ac_kwh: float
-    dc_kwh: float
-    avg_battery_temp: float | None
-    vehicle_readings: int
-    meter_readings: int
-
-    def wire(self) -> dict[str, Any]:
-        return {
-            "hourStart": rfc3339(self.start),
-            "totalEnergyConsumedAc": self.ac_kwh,
-            "totalEnergyDeliveredDc": self.dc_kwh,
-            "efficiencyRatio": ratio(self.dc_kwh, self.ac_kwh),
-            "avgBatteryTemp": self.avg_battery_temp,
-            "vehicleReadings": self.vehicle_readings,
-            "meterReadings": self.meter_readings,
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class Hourly:
-    vehicle_id: str
-    meter_id: str
-    hours: list[Hour]
-
-    def wire(self) -> dict[str, Any]:
-        return {
-            "vehicleId": self.vehicle_id,
-            "meterId": self.meter_id,
-            "hours": [hour.wire() for hour in self.hours],
-        }
-
-
-def hour_floor(moment: datetime) -> datetime:
-    return moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
-
-
-def window_start(now: datetime) -> datetime:
-    """The fleet window that holds ``now``: this hour and the 23 before it."""
-    return hour_floor(now) - WINDOW + timedelta(hours=1)
-
-
 # The alerts are counted with the rules' conditions (sql/009), and a vehicle's in two parts
 # that never overlap, so that neither joins the whole fleet: those of its latest state alone
 # (stale, battery_hot), over the latest rows, and those of its efficiency alone of vehicles
@@ -373,75 +265,28 @@ FROM fleet_window AS f,
 """
 
 
-def summary_wire(row: Mapping[str, Any], engine: Mapping[str, Any]) -> dict[str, Any]:
-    """The summary as API.md shapes it, from ``SUMMARY_SQL``'s row and the engine's figures."""
-    window = FleetWindow(row["window_start"])
-    return {
-        "asOf": rfc3339(row["as_of"]),
-        "vehicles": {
-            "total": row["vehicles"],
-            "reporting": row["v_reporting"],
-            "stale": row["v_stale"],
-            "charging": row["charging"],
-            "alerts": row["v_alerts"],
-        },
-        "meters": {
-            "total": row["meters"],
-            "reporting": row["m_reporting"],
-            "stale": row["m_stale"],
-            "alerts": row["m_alerts"],
-        },
-        "links": row["links"],
-        "fleetEfficiency": {
-            **window.wire(),
-            "totalEnergyConsumedAc": row["ac_kwh"],
-            "totalEnergyDeliveredDc": row["dc_kwh"],
-            "efficiencyRatio": ratio(row["dc_kwh"], row["ac_kwh"]),
-        },
-        "engine": dict(engine),
-    }
+@dataclass(frozen=True, slots=True)
+class Page:
+    """A list's page as read: ``rows`` are what ``list_sql`` selected, one more than the limit
+    when another page follows."""
 
+    query: ListQuery
+    rows: Sequence[Mapping[str, Any]]
+    window: FleetWindow
+    total: int
 
-# One row per hour of ``[$2, $3]`` (hour starts) for the vehicle and its linked meter, from the
-# hourly rollups (folded before the read); no row at all without a link. The ids are constants
-# of each subquery, so that they reach the rollups' primary keys.
-HOURLY_SQL: Final = """
-WITH link AS (SELECT meter_id FROM vehicle_meter_links WHERE vehicle_id = $1),
-v AS (
-    SELECT hour, dc_kwh, temp_sum, readings FROM vehicle_hourly
-    WHERE vehicle_id = $1 AND hour >= $2 AND hour <= $3
-),
-m AS (
-    SELECT hour, ac_kwh, readings FROM meter_hourly
-    WHERE meter_id = (SELECT meter_id FROM link) AND hour >= $2 AND hour <= $3
-)
-SELECT link.meter_id, h.hour,
-       coalesce(v.dc_kwh, 0)::float8 AS dc_kwh, coalesce(m.ac_kwh, 0)::float8 AS ac_kwh,
-       (v.temp_sum / nullif(v.readings, 0))::float8 AS avg_temp,
-       coalesce(v.readings, 0) AS vehicle_readings, coalesce(m.readings, 0) AS meter_readings
-FROM link
-CROSS JOIN generate_series($2::timestamptz, $3::timestamptz, interval '1 hour') AS h (hour)
-LEFT JOIN v ON v.hour = h.hour
-LEFT JOIN m ON m.hour = h.hour
-ORDER BY h.hour
-"""
+    @property
+    def shown(self) -> Sequence[Mapping[str, Any]]:
+        return self.rows[: self.query.limit]
 
-
-def hourly_of(vehicle_id: str, rows: list[Mapping[str, Any]]) -> Hourly | None:
-    if not rows:
-        return None
-    return Hourly(
-        vehicle_id=vehicle_id,
-        meter_id=rows[0]["meter_id"],
-        hours=[
-            Hour(
-                start=row["hour"],
-                ac_kwh=row["ac_kwh"],
-                dc_kwh=row["dc_kwh"],
-                avg_battery_temp=row["avg_temp"],
-                vehicle_readings=row["vehicle_readings"],
-                meter_readings=row["meter_readings"],
-            )
-            for row in rows
-        ],
-    )
+    @property
+    def next_cursor(self) -> str | None:
+        """The cursor of the page after this one; None when this is the last."""
+        if len(self.rows) <= self.query.limit:
+            return None
+        last = self.shown[-1]
+        return encode_cursor(
+            self.query.sort,
+            self.query.descending,
+            (last["sort_null"], last["sort_value"], last[self.query.kind.key]),
+        )

@@ -28,8 +28,8 @@ from typing import Protocol
 
 import trio
 
-from daemon.coalesce import Added, FlushRows, ShardBatch
 from daemon.errors import StoreUnavailable
+from daemon.ingest.batch import Added, FlushRows, ShardBatch
 from daemon.partitions import days_of
 from daemon.readings import Reading
 

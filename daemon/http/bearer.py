@@ -17,8 +17,8 @@ from hypercorn.typing import (
     Scope,
 )
 
-from daemon.api_errors import encode, error_body
 from daemon.auth import Keyring, allows, bearer, required_role
+from daemon.http.errors import encode, error_body
 
 _MISSING: Final = (
     "This call needs a token: send Authorization: Bearer <token> (see the README, Authentication)."

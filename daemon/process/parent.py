@@ -2,12 +2,12 @@
 
 Owns the embedded PostgreSQL (started once, shared by the workers), a socket that reserves the
 port (bound, never listening, so an ephemeral port is known before any worker binds it), and
-the worker processes. Each worker is ``python -m daemon.worker``: a whole daemon with its own
-shard writers and pool, binding the port with SO_REUSEPORT, so the kernel spreads connections
-over them. A worker gets its configuration as one JSON line on its standard input, which the
-parent then keeps open (end of file tells the worker that the parent is gone), and answers
-``ready`` on its standard output once it serves. Workers run in sessions of their own, so that
-a terminal's Ctrl-C reaches only the parent, which stops them in order.
+the worker processes. Each worker is ``python -m daemon.process.worker``: a whole daemon with
+its own shard writers and pool, binding the port with SO_REUSEPORT, so the kernel spreads
+connections over them. A worker gets its configuration as one JSON line on its standard
+input, which the parent then keeps open (end of file tells the worker that the parent is gone),
+and answers ``ready`` on its standard output once it serves. Workers run in sessions of their
+own, so that a terminal's Ctrl-C reaches only the parent, which stops them in order.
 
 Shutdown: SIGTERM or SIGINT sets the stop event; every worker gets SIGTERM and drains as a
 single daemon does (requests in flight, then the writers' final commits); the parent waits for
@@ -33,11 +33,12 @@ from dataclasses import replace
 
 import trio
 
-from daemon import port_probe, serve, signals
 from daemon.config import Config, to_wire
-from daemon.embedded import open_embedded
-from daemon.metrics import MULTIPROCESS_DIR
-from daemon.supervisor import Running
+from daemon.embedded.server import open_embedded
+from daemon.http import serve
+from daemon.metrics.recorder import MULTIPROCESS_DIR
+from daemon.process import port_probe, signals
+from daemon.process.supervisor import Running
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +60,7 @@ async def _start_worker(config: Config, index: int, metrics_dir: str) -> trio.Pr
     """Start one worker and return once it serves. If it exits first: ``WorkerStartFailed``
     when it said why, else ``WorkerDied``."""
     process = await trio.lowlevel.open_process(
-        [sys.executable, "-m", "daemon.worker"],
+        [sys.executable, "-m", "daemon.process.worker"],
         env={**os.environ, MULTIPROCESS_DIR: metrics_dir},
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,

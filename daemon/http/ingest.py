@@ -27,9 +27,11 @@ from hypercorn.typing import (
     Scope,
 )
 
-from daemon.api_errors import (
+from daemon.errors import InvalidInput
+from daemon.http.errors import (
     JSON,
     NDJSON,
+    RETRY_AFTER_DATABASE_S,
     ApiError,
     body_too_slow,
     encode,
@@ -38,9 +40,8 @@ from daemon.api_errors import (
     too_large,
     wrong_method,
 )
-from daemon.intake import Closed, Ingest, QueueFull
+from daemon.ingest.intake import Closed, Ingest, QueueFull
 from daemon.readings import (
-    InvalidInput,
     Reading,
     Window,
     parse_batch_body,
@@ -63,7 +64,6 @@ _PARALLEL_PARSES: Final = 2
 """Large bodies parsed at once: each holds its body and its objects in memory, so the rest wait
 their turn rather than pile up."""
 _FULL_RETRY_AFTER_S: Final = 1
-_TIMEOUT_RETRY_AFTER_S: Final = 5
 _JSON_HEADERS: Final = ((b"content-type", b"application/json"),)
 _SINGLE_OK: Final = {kind: encode({"status": "ok", "type": kind}) for kind in ("meter", "vehicle")}
 
@@ -226,5 +226,5 @@ class IngestRoutes:
             503,
             f"The readings were not committed within {self._ack_timeout_s:g} s; they may be"
             " stored once the database is back. Retrying is safe: duplicates replace.",
-            headers={"Retry-After": str(_TIMEOUT_RETRY_AFTER_S)},
+            headers={"Retry-After": str(RETRY_AFTER_DATABASE_S)},
         )

@@ -17,9 +17,9 @@ from typing import Protocol
 
 import trio
 
+from daemon.ingest.routing import shard_of
+from daemon.ingest.writer import Submission
 from daemon.readings import Reading
-from daemon.routing import shard_of
-from daemon.writer import Submission
 
 
 class QueueFull(Exception):

@@ -1,5 +1,5 @@
-"""The contract's one error shape, shared by both HTTP modules: the Quart app and the ingest
-routes served as plain ASGI in front of it."""
+"""The contract's one error shape, shared by the Quart routes, the ingest routes served as plain
+ASGI in front of them, and the token check; free of any web library."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import json
 from http import HTTPStatus
 from typing import Any, Final
 
-from daemon.readings import Problem
+from daemon.errors import Problem
 
 
 class ApiError(Exception):
@@ -63,6 +63,9 @@ def wrong_method(path: str, method: str, allowed: str) -> ApiError:
         405, f"{path} does not take {method}; see /openapi.json.", headers={"Allow": allowed}
     )
 
+
+RETRY_AFTER_DATABASE_S: Final = 5
+"""Retry-After of a 503 that waited on the database: long enough for a restart to be noticed."""
 
 JSON: Final = "application/json"
 NDJSON: Final = "application/x-ndjson"

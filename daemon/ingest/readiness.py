@@ -6,8 +6,8 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from daemon.errors import StoreError, StoreUnavailable
-from daemon.intake import Intake
-from daemon.writer import WriterState
+from daemon.ingest.intake import Intake
+from daemon.ingest.writer import WriterState
 
 
 class Pingable(Protocol):

@@ -16,7 +16,7 @@ from typing import Protocol
 import trio
 
 from daemon.errors import StoreUnavailable
-from daemon.fleet import hour_floor, window_start
+from daemon.reads.window import hour_floor, window_start
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,5 @@
-"""One worker process of several (``python -m daemon.worker``), started by ``daemon.processes``.
+"""One worker process of several (``python -m daemon.process.worker``), started by
+``daemon.process.parent``.
 
 Reads its configuration and index as one JSON line on standard input, serves as a whole daemon
 on the shared port, writes ``ready`` on standard output once it does, and stops on SIGTERM or
@@ -14,8 +15,9 @@ from functools import partial
 
 import trio
 
-from daemon import cli, logs, supervisor
+from daemon import cli, logs
 from daemon.config import Config, from_wire
+from daemon.process import supervisor
 
 
 async def _serve(config: Config, index: int) -> None:

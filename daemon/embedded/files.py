@@ -24,8 +24,8 @@ import re
 import tempfile
 from pathlib import Path
 
+from daemon.embedded.postmaster import socket_name
 from daemon.errors import StartupFailed
-from daemon.postmaster import socket_name
 
 OWN_CONF = "ingestd.conf"
 _INCLUDE = f"include = '{OWN_CONF}'"

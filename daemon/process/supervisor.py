@@ -17,27 +17,24 @@ from functools import partial
 
 import trio
 
-from daemon import (
-    failures,
-    maintenance,
-    parent_link,
-    port_probe,
-    rollup_fold,
-    sampler,
-    serve,
-    signals,
-    window_roll,
-    writer,
-)
+from daemon import failures
 from daemon.auth import Keyring
 from daemon.config import Config
-from daemon.embedded import open_embedded
-from daemon.health import not_ready_reason, writers_reason
-from daemon.http_app import AppHandles, create_app
-from daemon.intake import Ingest, Intake
-from daemon.metrics import Metrics
-from daemon.reference_paths import Discard, PerReading
-from daemon.store import Store, open_store
+from daemon.embedded.server import open_embedded
+from daemon.http import serve
+from daemon.http.app import create_app
+from daemon.http.handles import AppHandles
+from daemon.ingest import writer
+from daemon.ingest.intake import Ingest, Intake
+from daemon.ingest.readiness import not_ready_reason, writers_reason
+from daemon.ingest.reference_paths import Discard, PerReading
+from daemon.metrics import sampler
+from daemon.metrics.recorder import Metrics
+from daemon.process import parent_link, port_probe, signals
+from daemon.store.database import Store, open_store
+from daemon.upkeep import day_partitions as maintenance
+from daemon.upkeep import fold as rollup_fold
+from daemon.upkeep import window_roll
 
 log = logging.getLogger(__name__)
 
