@@ -7,18 +7,15 @@ the redacted start-up summary are all derived from that table, so they cannot dr
 from __future__ import annotations
 
 import argparse
-import ast
 import dataclasses
-import inspect
 import ipaddress
-import itertools
 import os
 import tomllib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from daemon import auth
@@ -28,77 +25,136 @@ _CENTURY_DAYS = 36_525
 _STOP_ROOM_S = 10.0
 
 
+def _setting(default: Any, help_text: str, *, secret: bool = False) -> Any:
+    """A field of ``Config`` with its help text, which ``--help`` and the docs show; a secret
+    one is left out of the config's ``repr``."""
+    return dataclasses.field(default=default, repr=not secret, metadata={"help": help_text})
+
+
 @dataclass(frozen=True)
 class Config:
-    config: Path | None = None
-    """A TOML file of settings, by these names (``port = 3000``); the environment overrides
-    it, and flags override both."""
-    host: str = "127.0.0.1"
-    """Address the HTTP front listens on."""
-    port: int = 3000
-    """TCP port of the HTTP front."""
-    data_dir: Path = Path("data")
-    """Where the embedded PostgreSQL keeps its files when no database URL is given."""
-    database_url: str | None = dataclasses.field(default=None, repr=False)
-    """Direct PostgreSQL URL; unset means the embedded server."""
-    database_pool_url: str | None = dataclasses.field(default=None, repr=False)
-    """PgBouncer (transaction mode) URL, preferred over ``database_url`` when set."""
-    use_database_pooler: bool | None = None
-    """Force (true) or forbid (false) the pooler URL; unset: use it when it is set."""
-    workers: int = 0
-    """Worker processes serving the port, each with its own shard writers and pool; 0 means
-    one per core."""
-    shards: int = 1
-    """Shard writers per worker, each committing one statement at a time; a device always lands
-    on the same one."""
-    linger_ms: int = 0
-    """How long a shard writer waits after its first reading for more before it commits; 0
-    commits as soon as the writer is free (readings that arrive meanwhile ride on the next)."""
-    fold_interval_s: float = 5.0
-    """How often pending rollup changes are folded into the rollups. Longer folds more readings
-    of a device and hour into one update (cheaper under heavy ingest); shorter leaves less for
-    a fleet read to fold before it answers, and for an analytics read to add in. Answers are
-    exact either way."""
-    max_batch: int = 5000
-    """Rows after which a writer takes no more into its next commit (a request's readings are
-    never split across commits)."""
-    queue_readings: int = 50_000
-    """Uncommitted readings per shard beyond which ingest answers 503."""
-    ack_timeout_s: float = 10.0
-    """How long a request waits for its commit before it answers 503."""
-    keep_alive_s: float = 5.0
-    """How long a connection may sit idle (before its first request, between requests, or
-    while its headers trickle in) before it is closed: idle clients do not pile up."""
-    max_connections: int = 2048
-    """Connections a worker process holds open at once; more wait in the listen backlog until
-    one closes. Lowered at start when the limit on open files leaves less room."""
-    body_timeout_s: float = 30.0
-    """How long a request's body may take to arrive before the answer is 408 and the connection
-    is closed: a client that promises more than it sends holds nothing for longer."""
-    clock_skew_s: float = 300.0
-    """How far ahead of the server's clock a reading's timestamp may be."""
-    retention_days: int = 30
-    """Readings older than this are refused, and day partitions wholly older (by an hour's
-    margin) are dropped, with their hourly rollups. 0 keeps everything and refuses no reading
-    for its age."""
-    shutdown_grace_s: float = 30.0
-    """On SIGTERM: how long the shard writers' final commits may take. Requests in flight get
-    the ack timeout plus a second, and idle keep-alive connections are closed after that."""
-    log_level: str = "info"
-    """Least severe level written to stderr: debug, info, warning or error."""
-    tokens: str | None = dataclasses.field(default=None, repr=False)
-    """Bearer tokens and their roles (ingest, read, admin), as ``role:token`` entries separated
-    by commas or spaces. Prefer the file: a flag shows in the process list."""
-    tokens_file: Path | None = None
-    """A file of bearer tokens, one ``role:token`` a line, ``#`` comments; used with the
-    variable's tokens. Without any token the daemon listens on loopback only."""
-    insecure: bool = False
-    """Listen on an address beyond loopback without tokens: anyone who reaches the port may
-    then write readings, edit links and read the fleet."""
-    write_path: str = "grouped"
-    """How readings reach PostgreSQL: grouped (shard writers, group commit); per-reading (one
-    INSERT and one guarded UPSERT per reading, as the original service did) and discard (parse,
-    answer 201, store nothing) exist only as the benchmark's points of comparison."""
+    config: Path | None = _setting(
+        None,
+        "A TOML file of settings, by these names (``port = 3000``); the environment overrides it,"
+        " and flags override both.",
+    )
+    host: str = _setting(
+        "127.0.0.1",
+        "Address the HTTP front listens on.",
+    )
+    port: int = _setting(
+        3000,
+        "TCP port of the HTTP front.",
+    )
+    data_dir: Path = _setting(
+        Path("data"),
+        "Where the embedded PostgreSQL keeps its files when no database URL is given.",
+    )
+    database_url: str | None = _setting(
+        None,
+        "Direct PostgreSQL URL; unset means the embedded server.",
+        secret=True,
+    )
+    database_pool_url: str | None = _setting(
+        None,
+        "PgBouncer (transaction mode) URL, preferred over ``database_url`` when set.",
+        secret=True,
+    )
+    use_database_pooler: bool | None = _setting(
+        None,
+        "Force (true) or forbid (false) the pooler URL; unset: use it when it is set.",
+    )
+    workers: int = _setting(
+        0,
+        "Worker processes serving the port, each with its own shard writers and pool; 0 means one"
+        " per core.",
+    )
+    shards: int = _setting(
+        1,
+        "Shard writers per worker, each committing one statement at a time; a device always lands"
+        " on the same one.",
+    )
+    linger_ms: int = _setting(
+        0,
+        "How long a shard writer waits after its first reading for more before it commits; 0"
+        " commits as soon as the writer is free (readings that arrive meanwhile ride on the next).",
+    )
+    fold_interval_s: float = _setting(
+        5.0,
+        "How often pending rollup changes are folded into the rollups. Longer folds more readings"
+        " of a device and hour into one update (cheaper under heavy ingest); shorter leaves less"
+        " for a fleet read to fold before it answers, and for an analytics read to add in. Answers"
+        " are exact either way.",
+    )
+    max_batch: int = _setting(
+        5000,
+        "Rows after which a writer takes no more into its next commit (a request's readings are"
+        " never split across commits).",
+    )
+    queue_readings: int = _setting(
+        50_000,
+        "Uncommitted readings per shard beyond which ingest answers 503.",
+    )
+    ack_timeout_s: float = _setting(
+        10.0,
+        "How long a request waits for its commit before it answers 503.",
+    )
+    keep_alive_s: float = _setting(
+        5.0,
+        "How long a connection may sit idle (before its first request, between requests, or while"
+        " its headers trickle in) before it is closed: idle clients do not pile up.",
+    )
+    max_connections: int = _setting(
+        2048,
+        "Connections a worker process holds open at once; more wait in the listen backlog until"
+        " one closes. Lowered at start when the limit on open files leaves less room.",
+    )
+    body_timeout_s: float = _setting(
+        30.0,
+        "How long a request's body may take to arrive before the answer is 408 and the connection"
+        " is closed: a client that promises more than it sends holds nothing for longer.",
+    )
+    clock_skew_s: float = _setting(
+        300.0,
+        "How far ahead of the server's clock a reading's timestamp may be.",
+    )
+    retention_days: int = _setting(
+        30,
+        "Readings older than this are refused, and day partitions wholly older (by an hour's"
+        " margin) are dropped, with their hourly rollups. 0 keeps everything and refuses no"
+        " reading for its age.",
+    )
+    shutdown_grace_s: float = _setting(
+        30.0,
+        "On SIGTERM: how long the shard writers' final commits may take. Requests in flight get"
+        " the ack timeout plus a second, and idle keep-alive connections are closed after that.",
+    )
+    log_level: str = _setting(
+        "info",
+        "Least severe level written to stderr: debug, info, warning or error.",
+    )
+    tokens: str | None = _setting(
+        None,
+        "Bearer tokens and their roles (ingest, read, admin), as ``role:token`` entries separated"
+        " by commas or spaces. Prefer the file: a flag shows in the process list.",
+        secret=True,
+    )
+    tokens_file: Path | None = _setting(
+        None,
+        "A file of bearer tokens, one ``role:token`` a line, ``#`` comments; used with the"
+        " variable's tokens. Without any token the daemon listens on loopback only.",
+    )
+    insecure: bool = _setting(
+        False,
+        "Listen on an address beyond loopback without tokens: anyone who reaches the port may"
+        " then write readings, edit links and read the fleet.",
+    )
+    write_path: str = _setting(
+        "grouped",
+        "How readings reach PostgreSQL: grouped (shard writers, group commit); per-reading (one"
+        " INSERT and one guarded UPSERT per reading, as the original service did) and discard"
+        " (parse, answer 201, store nothing) exist only as the benchmark's points of comparison.",
+    )
 
     @property
     def drain_s(self) -> float:
@@ -317,24 +373,7 @@ SETTINGS: tuple[Setting, ...] = (
 )
 
 
-def _field_docs() -> dict[str, str]:
-    """Attribute docstrings of ``Config``, reused as ``--help`` texts so they are written once."""
-    (klass,) = ast.parse(inspect.getsource(Config)).body
-    assert isinstance(klass, ast.ClassDef)
-    body = klass.body
-    docs: dict[str, str] = {}
-    for current, following in itertools.pairwise(body):
-        if (
-            isinstance(current, ast.AnnAssign)
-            and isinstance(current.target, ast.Name)
-            and isinstance(following, ast.Expr)
-            and isinstance(following.value, ast.Constant)
-        ):
-            docs[current.target.id] = str(following.value.value)
-    return docs
-
-
-_FIELD_DOCS = _field_docs()
+_HELP: Final = {field.name: field.metadata["help"] for field in dataclasses.fields(Config)}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -352,7 +391,7 @@ def build_parser() -> argparse.ArgumentParser:
             dest=setting.name,
             metavar=setting.env,
             default=None,
-            help=f"{_FIELD_DOCS.get(setting.name, '')} (env {setting.env}; default {default})",
+            help=f"{_HELP[setting.name]} (env {setting.env}; default {default})",
         )
     return parser
 

@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 from functools import partial
 
 import trio
+from hypercorn.typing import ASGIFramework
 
 from daemon import failures
 from daemon.auth import Keyring
@@ -32,9 +33,7 @@ from daemon.metrics import sampler
 from daemon.metrics.recorder import Metrics
 from daemon.process import parent_link, port_probe, signals
 from daemon.store.database import Store, open_store
-from daemon.upkeep import day_partitions as maintenance
-from daemon.upkeep import fold as rollup_fold
-from daemon.upkeep import window_roll
+from daemon.upkeep import day_partitions, fold, window_roll
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +60,10 @@ def _url_setting(config: Config) -> str | None:
     return "database_pool_url" if config.uses_pooler else "database_url"
 
 
+def _database_connections(config: Config) -> int:
+    return config.shards + _READ_CONNECTIONS
+
+
 def _ingest(config: Config, intake: Intake, store: Store) -> Ingest:
     if config.write_path == "grouped":
         return intake
@@ -69,6 +72,89 @@ def _ingest(config: Config, intake: Intake, store: Store) -> Ingest:
         extra={"write_path": config.write_path, "stores_readings": config.write_path != "discard"},
     )
     return Discard() if config.write_path == "discard" else PerReading(store)
+
+
+async def _open_database(config: Config, resources: AsyncExitStack) -> Store:
+    """The store, on the embedded server when no URL is set, closed with ``resources``; a
+    database out of reach is one sentence naming the setting to check."""
+    dsn = config.dsn
+    if dsn is None:
+        dsn = await resources.enter_async_context(open_embedded(config.data_dir))
+    try:
+        return await resources.enter_async_context(
+            open_store(
+                dsn, pooler=config.uses_pooler, max_connections=_database_connections(config)
+            )
+        )
+    except* Exception as group:
+        cause = failures.leaves(group)[0]
+        if not failures.refused_connecting(cause):
+            raise
+        raise failures.unreachable(dsn, _url_setting(config), cause) from group
+
+
+async def _start_upkeep(
+    background: trio.Nursery,
+    config: Config,
+    store: Store,
+    stop: trio.Event,
+    parent: trio.abc.ReceiveStream | None,
+) -> None:
+    """The tasks that run beside the writers until the end: signals, the parent's pipe, and
+    the timers that keep partitions, rollups and the fleet window."""
+    await background.start(signals.run, stop)
+    if parent is not None:
+        await background.start(parent_link.run, parent, stop)
+    await background.start(partial(day_partitions.run, store, retention_days=config.retention_days))
+    await background.start(window_roll.run, store)
+    await background.start(partial(fold.run, store, interval_s=config.fold_interval_s))
+
+
+def _handles(
+    config: Config,
+    intake: Intake,
+    store: Store,
+    metrics: Metrics,
+    writers: list[writer.WriterState],
+) -> AppHandles:
+    return AppHandles(
+        intake=_ingest(config, intake, store),
+        store=store,
+        metrics=metrics,
+        not_ready_reason=partial(not_ready_reason, store, intake, writers),
+        writers_reason=partial(writers_reason, intake, writers),
+        clock=_utc_now,
+        max_ahead=timedelta(seconds=config.clock_skew_s),
+        max_age=config.max_age,
+        ack_timeout_s=config.ack_timeout_s,
+        body_timeout_s=config.body_timeout_s,
+        keyring=Keyring.of(config.token_roles) if config.tokens else None,
+    )
+
+
+async def _serve(
+    config: Config,
+    app: ASGIFramework,
+    metrics: Metrics,
+    stop: trio.Event,
+    *,
+    reuse_port: bool,
+    task_status: trio.TaskStatus[list[str]] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    await serve.run(
+        app,
+        host=config.host,
+        port=config.port,
+        grace_s=config.drain_s,
+        keep_alive_s=config.keep_alive_s,
+        max_connections=serve.connection_limit(
+            config.max_connections, _database_connections(config)
+        ),
+        connections=metrics.connections,
+        stop=stop,
+        reuse_port=reuse_port,
+        task_status=task_status,
+    )
 
 
 async def run(
@@ -85,35 +171,10 @@ async def run(
         log.info("starting", extra={"config": config.describe()})
         port_probe.ensure_free(config.host, config.port)
     stop = trio.Event()
-    database_connections = config.shards + _READ_CONNECTIONS
     async with AsyncExitStack() as resources:
-        dsn = config.dsn
-        if dsn is None:
-            dsn = await resources.enter_async_context(open_embedded(config.data_dir))
-        try:
-            store = await resources.enter_async_context(
-                open_store(
-                    dsn,
-                    pooler=config.uses_pooler,
-                    max_connections=database_connections,
-                )
-            )
-        except* Exception as group:
-            cause = failures.leaves(group)[0]
-            if not failures.refused_connecting(cause):
-                raise
-            raise failures.unreachable(dsn, _url_setting(config), cause) from group
+        store = await _open_database(config, resources)
         async with trio.open_nursery() as background:
-            await background.start(signals.run, stop)
-            if parent is not None:
-                await background.start(parent_link.run, parent, stop)
-            await background.start(
-                partial(maintenance.run, store, retention_days=config.retention_days)
-            )
-            await background.start(window_roll.run, store)
-            await background.start(
-                partial(rollup_fold.run, store, interval_s=config.fold_interval_s)
-            )
+            await _start_upkeep(background, config, store, stop, parent)
             to_writers, writer_inboxes = Intake.open_inboxes(config.shards, config.queue_readings)
             intake = Intake(to_writers, config.queue_readings)
             metrics = Metrics(worker=worker, workers=1 if parent is None else config.worker_count)
@@ -134,37 +195,12 @@ async def run(
                             max_batch=config.max_batch,
                         )
                     )
-                app = create_app(
-                    AppHandles(
-                        intake=_ingest(config, intake, store),
-                        store=store,
-                        metrics=metrics,
-                        not_ready_reason=partial(not_ready_reason, store, intake, states),
-                        writers_reason=partial(writers_reason, intake, states),
-                        clock=_utc_now,
-                        max_ahead=timedelta(seconds=config.clock_skew_s),
-                        max_age=config.max_age,
-                        ack_timeout_s=config.ack_timeout_s,
-                        body_timeout_s=config.body_timeout_s,
-                        keyring=Keyring.of(config.token_roles) if config.tokens else None,
-                    )
-                )
+                app = create_app(_handles(config, intake, store, metrics, states))
                 try:
                     async with trio.open_nursery() as front:
                         binds = await front.start(
                             partial(
-                                serve.run,
-                                app,
-                                host=config.host,
-                                port=config.port,
-                                grace_s=config.drain_s,
-                                keep_alive_s=config.keep_alive_s,
-                                max_connections=serve.connection_limit(
-                                    config.max_connections, database_connections
-                                ),
-                                connections=metrics.connections,
-                                stop=stop,
-                                reuse_port=parent is not None,
+                                _serve, config, app, metrics, stop, reuse_port=parent is not None
                             )
                         )
                         log.info("ready", extra={"listening": binds})
