@@ -17,10 +17,10 @@ from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.widgets import DataTable, Input, Static
 
-from monitor.columns import Column, sorts
-from monitor.paging import Pager
-from monitor.style import label
-from monitor.wire import ListQuery, Page
+from monitor.api.wire import ListQuery, Page
+from monitor.ui.logic.paging import Pager
+from monitor.ui.widgets.columns import Column, sorts
+from monitor.ui.widgets.style import label
 
 Row = TypeVar("Row")
 

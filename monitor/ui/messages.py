@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from textual.message import Message
 
-from monitor.errors import DaemonError
-from monitor.wire import (
+from monitor.api.errors import DaemonError
+from monitor.api.wire import (
     FleetSummary,
     Hourly,
     ListQuery,

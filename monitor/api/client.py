@@ -16,9 +16,9 @@ from urllib.parse import quote
 
 import httpx
 
-from monitor import wire
-from monitor.errors import BadAnswer, NotFound, Unreachable
-from monitor.wire import (
+from monitor.api import wire
+from monitor.api.errors import BadAnswer, NotFound, Unreachable
+from monitor.api.wire import (
     FleetSummary,
     Hourly,
     ListQuery,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from monitor.wire import ListQuery, Order, Page
+from monitor.api.wire import ListQuery, Order, Page
 
 
 @dataclass(frozen=True, slots=True)

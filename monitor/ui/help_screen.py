@@ -12,7 +12,7 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-from monitor.bands import (
+from monitor.ui.logic.bands import (
     BATTERY_HOT_C,
     EFFICIENCY_HIGH,
     EFFICIENCY_LOW,
@@ -20,7 +20,7 @@ from monitor.bands import (
     VOLTAGE_LOW,
     Band,
 )
-from monitor.style import banded
+from monitor.ui.widgets.style import banded
 
 _KEYS = (
     ("q", "quit"),

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from rich.text import Text
 
-from monitor.bands import Band
+from monitor.ui.logic.bands import Band
 
 _STYLES = {Band.OK: "green", Band.WARN: "yellow", Band.BAD: "bold red", Band.NONE: ""}
 

@@ -11,10 +11,10 @@ from typing import Generic, TypeVar
 
 from rich.text import Text
 
-from monitor import bands, figures
-from monitor.bands import Band
-from monitor.style import banded
-from monitor.wire import MeterRow, VehicleRow
+from monitor.api.wire import MeterRow, VehicleRow
+from monitor.ui.logic import bands, figures
+from monitor.ui.logic.bands import Band
+from monitor.ui.widgets.style import banded
 
 Row = TypeVar("Row")
 

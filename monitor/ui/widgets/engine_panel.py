@@ -15,9 +15,9 @@ from textual.containers import Vertical
 from textual.reactive import reactive
 from textual.widgets import Sparkline, Static
 
-from monitor import bands, figures
-from monitor.style import banded, label
-from monitor.wire import FleetSummary
+from monitor.api.wire import FleetSummary
+from monitor.ui.logic import bands, figures
+from monitor.ui.widgets.style import banded, label
 
 
 class EnginePanel(Vertical):

@@ -8,10 +8,10 @@ from typing import ClassVar
 from textual.app import App
 from textual.binding import Binding, BindingType
 
-from monitor.client import DaemonApi
-from monitor.fleet_screen import FleetScreen
-from monitor.help_screen import HelpScreen
-from monitor.settings import Settings
+from monitor.api.client import DaemonApi
+from monitor.ui.fleet_screen import FleetScreen
+from monitor.ui.help_screen import HelpScreen
+from monitor.ui.settings import Settings
 
 
 class MonitorApp(App[None]):

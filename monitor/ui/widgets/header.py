@@ -8,8 +8,8 @@ from rich.text import Text
 from textual.reactive import reactive
 from textual.widget import Widget
 
-from monitor.link import Link, describe
-from monitor.style import banded
+from monitor.ui.logic.link import Link, describe
+from monitor.ui.widgets.style import banded
 
 _TICK_S = 0.5
 """How often the age is redrawn between polls: "updated 1.2 s ago" has to keep counting."""

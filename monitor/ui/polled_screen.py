@@ -12,13 +12,13 @@ from __future__ import annotations
 from textual import work
 from textual.screen import Screen
 
-from monitor.client import DaemonApi
-from monitor.errors import DaemonError
-from monitor.header import StatusHeader
-from monitor.link import Link
-from monitor.messages import DaemonAnswered, PollFailed, ReadinessChecked
-from monitor.polling import poll_forever
-from monitor.settings import Settings
+from monitor.api.client import DaemonApi
+from monitor.api.errors import DaemonError
+from monitor.api.polling import poll_forever
+from monitor.ui.logic.link import Link
+from monitor.ui.messages import DaemonAnswered, PollFailed, ReadinessChecked
+from monitor.ui.settings import Settings
+from monitor.ui.widgets.header import StatusHeader
 
 
 class PolledScreen(Screen[None]):

@@ -13,16 +13,16 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.widgets import Footer, TabbedContent, TabPane
 
-from monitor.client import DaemonApi
-from monitor.columns import METER_COLUMNS, VEHICLE_COLUMNS
-from monitor.device_list import DeviceView
-from monitor.engine_panel import EnginePanel
-from monitor.fleet_panel import FleetPanel
-from monitor.messages import MetersUpdated, SummaryUpdated, VehiclesUpdated
-from monitor.polled_screen import PolledScreen
-from monitor.settings import Settings
-from monitor.vehicle_screen import VehicleScreen
-from monitor.wire import MeterRow, VehicleRow
+from monitor.api.client import DaemonApi
+from monitor.api.wire import MeterRow, VehicleRow
+from monitor.ui.messages import MetersUpdated, SummaryUpdated, VehiclesUpdated
+from monitor.ui.polled_screen import PolledScreen
+from monitor.ui.settings import Settings
+from monitor.ui.vehicle_screen import VehicleScreen
+from monitor.ui.widgets.columns import METER_COLUMNS, VEHICLE_COLUMNS
+from monitor.ui.widgets.device_list import DeviceView
+from monitor.ui.widgets.engine_panel import EnginePanel
+from monitor.ui.widgets.fleet_panel import FleetPanel
 
 
 class FleetScreen(PolledScreen):

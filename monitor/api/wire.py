@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Generic, Literal, TypedDict, TypeVar
 
-from monitor.errors import BadAnswer
+from monitor.api.errors import BadAnswer
 
 Order = Literal["asc", "desc"]
 Row_co = TypeVar("Row_co", covariant=True)

@@ -8,10 +8,10 @@ from rich.text import Text
 from textual.reactive import reactive
 from textual.widgets import Static
 
-from monitor import bands, figures
-from monitor.bands import Band
-from monitor.style import banded, label
-from monitor.wire import FleetSummary
+from monitor.api.wire import FleetSummary
+from monitor.ui.logic import bands, figures
+from monitor.ui.logic.bands import Band
+from monitor.ui.widgets.style import banded, label
 
 
 class FleetPanel(Static):

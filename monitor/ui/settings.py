@@ -10,7 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from monitor.polling import Backoff
+from monitor.api.polling import Backoff
 
 
 def _utc_now() -> datetime:

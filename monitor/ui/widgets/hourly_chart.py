@@ -10,8 +10,8 @@ from rich.text import Text
 from textual.reactive import reactive
 from textual.widget import Widget
 
-from monitor.bar_chart import draw
-from monitor.wire import Hourly
+from monitor.api.wire import Hourly
+from monitor.ui.widgets.bar_chart import draw
 
 AC_STYLE = "dodger_blue1"
 DC_STYLE = "green"

@@ -14,16 +14,16 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.widgets import Footer, Static
 
-from monitor import bands, figures
-from monitor.client import DaemonApi
-from monitor.errors import NotFound
-from monitor.hourly_chart import HourlyChart
-from monitor.link import Link
-from monitor.messages import VehicleDetailUpdated
-from monitor.polled_screen import PolledScreen
-from monitor.settings import Settings
-from monitor.style import banded, label
-from monitor.wire import MeterStatus, Performance, VehicleStatus
+from monitor.api.client import DaemonApi
+from monitor.api.errors import NotFound
+from monitor.api.wire import MeterStatus, Performance, VehicleStatus
+from monitor.ui.logic import bands, figures
+from monitor.ui.logic.link import Link
+from monitor.ui.messages import VehicleDetailUpdated
+from monitor.ui.polled_screen import PolledScreen
+from monitor.ui.settings import Settings
+from monitor.ui.widgets.hourly_chart import HourlyChart
+from monitor.ui.widgets.style import banded, label
 
 _T = TypeVar("_T")
 

@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import NoReturn
 
-from monitor.errors import DaemonError
+from monitor.api.errors import DaemonError
 
 _MAX_DOUBLINGS = 20
 

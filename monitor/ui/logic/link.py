@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from monitor import figures
-from monitor.bands import Band
-from monitor.errors import DaemonError, Unreachable
-from monitor.wire import Readiness
+from monitor.api.errors import DaemonError, Unreachable
+from monitor.api.wire import Readiness
+from monitor.ui.logic import figures
+from monitor.ui.logic.bands import Band
 
 
 @dataclass(frozen=True, slots=True)
