@@ -20,8 +20,8 @@ from typing import Any
 import httpx
 import trio
 
+from loadgen.engine.retry import GiveUp, Patience, decide
 from loadgen.errors import BadAnswer, Refused, Unreachable
-from loadgen.retry import GiveUp, Patience, decide
 
 log = logging.getLogger(__name__)
 

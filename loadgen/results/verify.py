@@ -13,10 +13,10 @@ from typing import Any
 
 import httpx
 
-from loadgen import wire
-from loadgen.engine import Engine
-from loadgen.ledger import ExpectedPerformance, ExpectedStatus, Kind, Ledger
-from loadgen.pool import fan_out, feed_all
+from loadgen.engine.client import Engine
+from loadgen.engine.pool import fan_out, feed_all
+from loadgen.simulation import wire
+from loadgen.simulation.ledger import ExpectedPerformance, ExpectedStatus, Kind, Ledger
 
 MAX_SHOWN = 50
 

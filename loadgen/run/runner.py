@@ -15,16 +15,16 @@ from collections.abc import Iterator
 import httpx
 import trio
 
-from loadgen import wire
-from loadgen.acklog import AckLog
-from loadgen.delivery import Outcome, deliver, outcome
-from loadgen.engine import Engine
-from loadgen.fleet import SiteSpec
-from loadgen.ledger import Kind, Ledger
-from loadgen.plan import Request
-from loadgen.pool import fan_out, feed_all
-from loadgen.stats import Stats
-from loadgen.tally import Linking
+from loadgen.engine.client import Engine
+from loadgen.engine.delivery import Outcome, deliver, outcome
+from loadgen.engine.pool import fan_out, feed_all
+from loadgen.results.acklog import AckLog
+from loadgen.results.stats import Stats
+from loadgen.results.tally import Linking
+from loadgen.simulation import wire
+from loadgen.simulation.fleet import SiteSpec
+from loadgen.simulation.ledger import Kind, Ledger
+from loadgen.simulation.plan import Request
 
 log = logging.getLogger(__name__)
 

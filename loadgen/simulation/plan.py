@@ -24,9 +24,9 @@ from datetime import datetime, timedelta
 from itertools import islice
 from typing import Any
 
-from loadgen import wire
-from loadgen.fleet import VehicleSample
-from loadgen.ledger import Kind, Ledger
+from loadgen.simulation import wire
+from loadgen.simulation.fleet import VehicleSample
+from loadgen.simulation.ledger import Kind, Ledger
 
 Ref = tuple[int, int, Kind]
 """(site position, minute index, kind) of one reading of the data set."""

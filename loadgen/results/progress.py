@@ -11,9 +11,9 @@ from typing import TextIO
 
 import trio
 
-from loadgen import report
-from loadgen.stats import Stats
-from loadgen.tally import Tally
+from loadgen.results import report
+from loadgen.results.stats import Stats
+from loadgen.results.tally import Tally
 
 EVERY_S = 2.0
 

@@ -7,8 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from loadgen.stats import Stats
-from loadgen.verify import Verification
+from loadgen.results.stats import Stats
+from loadgen.results.verify import Verification
 
 
 @dataclass

@@ -6,8 +6,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from loadgen.stats import Stats
-from loadgen.verify import Verification
+from loadgen.results.stats import Stats
+from loadgen.results.verify import Verification
 
 
 def duration(seconds: float) -> str:

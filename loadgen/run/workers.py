@@ -23,14 +23,14 @@ from typing import Any
 
 import trio
 
-from loadgen import progress
-from loadgen.acklog import AckLog
-from loadgen.engine import Engine
+from loadgen.engine.client import Engine
 from loadgen.errors import Stopped
 from loadgen.options import TOKEN_VARIABLE
-from loadgen.session import share
-from loadgen.stopping import Stop
-from loadgen.tally import Tally
+from loadgen.results import progress
+from loadgen.results.acklog import AckLog
+from loadgen.results.tally import Tally
+from loadgen.run.session import share
+from loadgen.run.stopping import Stop
 
 _LIVE_EVERY_S = 1.0
 

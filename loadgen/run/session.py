@@ -16,17 +16,17 @@ from datetime import UTC, datetime, timedelta
 
 import trio
 
-from loadgen import progress, report
-from loadgen.acklog import AckLog
-from loadgen.engine import Engine
-from loadgen.fleet import build_sites, site_spec
-from loadgen.ledger import Ledger
-from loadgen.plan import Faults, Pacing, first_minute, minutes_for, plan, readings_for
-from loadgen.runner import Drive, link_sites
-from loadgen.stats import Stats
-from loadgen.stopping import Stop
-from loadgen.tally import Linking, Tally
-from loadgen.verify import Verification, verify
+from loadgen.engine.client import Engine
+from loadgen.results import progress, report
+from loadgen.results.acklog import AckLog
+from loadgen.results.stats import Stats
+from loadgen.results.tally import Linking, Tally
+from loadgen.results.verify import Verification, verify
+from loadgen.run.runner import Drive, link_sites
+from loadgen.run.stopping import Stop
+from loadgen.simulation.fleet import build_sites, site_spec
+from loadgen.simulation.ledger import Ledger
+from loadgen.simulation.plan import Faults, Pacing, first_minute, minutes_for, plan, readings_for
 
 
 def say(line: str) -> None:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import IntEnum
 
-from loadgen.fleet import MeterSample, Site, VehicleSample
+from loadgen.simulation.fleet import MeterSample, Site, VehicleSample
 
 MINUTE = timedelta(minutes=1)
 

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from loadgen.fleet import MeterSample, VehicleSample
+from loadgen.simulation.fleet import MeterSample, VehicleSample
 
 
 def timestamp(ts: datetime) -> str:

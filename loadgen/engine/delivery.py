@@ -11,8 +11,8 @@ from enum import Enum
 
 import httpx
 
-from loadgen.engine import JSON, Engine, Exchanged
-from loadgen.plan import Request
+from loadgen.engine.client import JSON, Engine, Exchanged
+from loadgen.simulation.plan import Request
 
 
 class Outcome(Enum):
