@@ -24,11 +24,13 @@ from pathlib import Path
 
 import trio
 
-from loadgen import options, progress, report, session, workers
-from loadgen.acklog import AckLog
-from loadgen.engine import Engine
-from loadgen.stopping import Stop
-from loadgen.tally import Tally
+from loadgen import options
+from loadgen.engine.client import Engine
+from loadgen.results import progress, report
+from loadgen.results.acklog import AckLog
+from loadgen.results.tally import Tally
+from loadgen.run import session, workers
+from loadgen.run.stopping import Stop
 
 log = logging.getLogger("loadgen")
 

@@ -75,15 +75,33 @@ def _positive(kind: type[int] | type[float]) -> Any:
 
 
 def _common() -> _Parser:
-    """The options every mode takes."""
+    """The options every mode takes, in the order ``--help`` lists them."""
     common = _Parser(add_help=False)
-    add = common.add_argument
+    for add_options in (
+        _target_options,
+        _fleet_options,
+        _fault_options,
+        _result_options,
+        _run_options,
+    ):
+        add_options(common)
+    return common
+
+
+def _target_options(parser: argparse.ArgumentParser) -> None:
+    """The engine, and the token it takes."""
+    add = parser.add_argument
     add("--url", type=_url, default=DEFAULT_URL, help="the engine (default: %(default)s)")
     add(
         "--token",
         help=f"bearer token sent with every request (default: ${TOKEN_VARIABLE}); never printed."
         " Linking needs the admin role, sending ingest, --verify read",
     )
+
+
+def _fleet_options(parser: argparse.ArgumentParser) -> None:
+    """The simulated fleet, and how its readings go out: batched, in flight, in processes."""
+    add = parser.add_argument
     add(
         "--sites",
         type=_positive(int),
@@ -109,6 +127,11 @@ def _common() -> _Parser:
         default=1,
         help="worker processes, each with its share of the sites (default: %(default)s)",
     )
+
+
+def _fault_options(parser: argparse.ArgumentParser) -> None:
+    """What the run does wrong on purpose, as shares of its readings."""
+    add = parser.add_argument
     add(
         "--out-of-order",
         type=_fraction,
@@ -128,6 +151,11 @@ def _common() -> _Parser:
         default=0.0,
         help="readings stamped an hour past the newest minute, per reading (each must get 400)",
     )
+
+
+def _result_options(parser: argparse.ArgumentParser) -> None:
+    """When a reading counts as uncertain, what is verified, and where the results go."""
+    add = parser.add_argument
     add(
         "--give-up-s",
         type=_positive(float),
@@ -152,6 +180,11 @@ def _common() -> _Parser:
         help="write 'device<TAB>timestamp' per acknowledged reading as it comes"
         " (with --processes, one file per process: FILE.0, FILE.1, ...)",
     )
+
+
+def _run_options(parser: argparse.ArgumentParser) -> None:
+    """Device ids, linking, logging, and the hidden options of a worker process."""
+    add = parser.add_argument
     add(
         "--id-prefix",
         default="",
@@ -163,7 +196,6 @@ def _common() -> _Parser:
     add("--verbose", action="store_true", help="log retries, and the cause of a stop in full")
     add("--worker", help=argparse.SUPPRESS)
     add("--t0", help=argparse.SUPPRESS)
-    return common
 
 
 def _duration(parser: argparse.ArgumentParser) -> None:

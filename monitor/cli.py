@@ -15,9 +15,9 @@ import sys
 from collections.abc import Mapping, Sequence
 from urllib.parse import urlsplit
 
-from monitor.app import MonitorApp
-from monitor.client import DaemonClient
-from monitor.settings import Settings
+from monitor.api.client import DaemonClient
+from monitor.ui.app import MonitorApp
+from monitor.ui.settings import Settings
 
 DEFAULT_URL = "http://127.0.0.1:3000"
 URL_VARIABLE = "INGEST_MONITOR_URL"

@@ -9,13 +9,21 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from loadgen.delivery import Outcome, outcome
-from loadgen.fleet import build_sites
-from loadgen.ledger import ExpectedPerformance, ExpectedStatus, Kind, Ledger
-from loadgen.plan import Faults, Pacing, Request, first_minute, minutes_for, plan, readings_for
-from loadgen.retry import BACKOFF_CAP_S, GiveUp, Patience, Retry, decide
-from loadgen.stats import Stats
-from loadgen.verify import compare_performance, compare_status
+from loadgen.engine.delivery import Outcome, outcome
+from loadgen.engine.retry import BACKOFF_CAP_S, GiveUp, Patience, Retry, decide
+from loadgen.results.stats import Stats
+from loadgen.results.verify import compare_performance, compare_status
+from loadgen.simulation.fleet import build_sites
+from loadgen.simulation.ledger import ExpectedPerformance, ExpectedStatus, Kind, Ledger
+from loadgen.simulation.plan import (
+    Faults,
+    Pacing,
+    Request,
+    first_minute,
+    minutes_for,
+    plan,
+    readings_for,
+)
 
 T0 = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 

@@ -8,9 +8,10 @@ from datetime import UTC, datetime
 
 import pytest
 
-from loadgen import options, report
-from loadgen.stats import Stats
-from loadgen.verify import Verification
+from loadgen import options
+from loadgen.results import report
+from loadgen.results.stats import Stats
+from loadgen.results.verify import Verification
 
 
 def _usage_error(capsys: pytest.CaptureFixture[str], *argv: str) -> str:

@@ -16,8 +16,8 @@ from typing import NamedTuple
 
 import pytest
 
-from loadgen import fleet
-from loadgen.fleet import (
+from loadgen.simulation import fleet
+from loadgen.simulation.fleet import (
     MeterSample,
     Site,
     SiteSpec,

@@ -15,18 +15,19 @@ import trio
 import trio.testing
 
 from daemon.process.supervisor import Running
-from loadgen import progress, workers
-from loadgen.acklog import AckLog
-from loadgen.engine import Engine, transport_cause
+from loadgen.engine.client import Engine, transport_cause
 from loadgen.errors import BadAnswer, Interrupted, Stopped, Unreachable
-from loadgen.fleet import build_sites
-from loadgen.ledger import Ledger
-from loadgen.plan import Faults, Pacing, first_minute, plan
-from loadgen.runner import Drive
-from loadgen.stats import Stats
-from loadgen.stopping import Stop
-from loadgen.tally import Tally
-from loadgen.verify import Verification
+from loadgen.results import progress
+from loadgen.results.acklog import AckLog
+from loadgen.results.stats import Stats
+from loadgen.results.tally import Tally
+from loadgen.results.verify import Verification
+from loadgen.run import workers
+from loadgen.run.runner import Drive
+from loadgen.run.stopping import Stop
+from loadgen.simulation.fleet import build_sites
+from loadgen.simulation.ledger import Ledger
+from loadgen.simulation.plan import Faults, Pacing, first_minute, plan
 
 _TOKEN = "a-token-of-sixteen-or-more"  # noqa: S105 (a test's)
 

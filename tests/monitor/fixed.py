@@ -13,9 +13,8 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
-from monitor.errors import DaemonError, NotFound, Unreachable
-from monitor.settings import Clock, Settings
-from monitor.wire import (
+from monitor.api.errors import DaemonError, NotFound, Unreachable
+from monitor.api.wire import (
     Engine,
     FleetEfficiency,
     FleetSummary,
@@ -32,6 +31,7 @@ from monitor.wire import (
     VehicleRow,
     VehicleStatus,
 )
+from monitor.ui.settings import Clock, Settings
 
 NOW = datetime(2026, 2, 9, 10, 0, 30, tzinfo=UTC)
 WINDOW_START = datetime(2026, 2, 8, 11, 0, tzinfo=UTC)
@@ -138,7 +138,7 @@ def _page(
 
 @dataclass
 class FixedDaemon:
-    """Implements ``monitor.client.DaemonApi``; ``down`` makes every call fail as a stopped
+    """Implements ``monitor.api.client.DaemonApi``; ``down`` makes every call fail as a stopped
     daemon would, and ``calls`` counts the summaries asked for, for tests that wait on them."""
 
     vehicles_list: list[VehicleRow] = field(

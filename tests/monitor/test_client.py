@@ -11,9 +11,9 @@ from typing import TypeVar
 
 import pytest
 
-from monitor.client import DaemonClient
-from monitor.errors import BadAnswer, NotFound, Unreachable
-from monitor.wire import ListQuery, Readiness
+from monitor.api.client import DaemonClient
+from monitor.api.errors import BadAnswer, NotFound, Unreachable
+from monitor.api.wire import ListQuery, Readiness
 from tests.monitor.conftest import DaemonProcess, OddServer, free_port
 from tests.monitor.fleet_data import HOT, OUTAGE, SITES, STALE, meter_id, post_fleet, vehicle_id
 

@@ -17,18 +17,18 @@ import pytest
 from textual.pilot import Pilot
 from textual.widgets import Static
 
-from monitor.app import MonitorApp
+from monitor.api.client import DaemonClient
+from monitor.api.errors import BadAnswer, Unreachable
+from monitor.api.wire import MeterRow, VehicleRow
 from monitor.cli import settings_from, timeout_for
-from monitor.client import DaemonClient
-from monitor.device_list import DeviceView
-from monitor.errors import BadAnswer, Unreachable
-from monitor.fleet_panel import FleetPanel
-from monitor.fleet_screen import FleetScreen
-from monitor.header import StatusHeader
-from monitor.hourly_chart import HourlyChart
-from monitor.settings import Settings
-from monitor.vehicle_screen import VehicleScreen
-from monitor.wire import MeterRow, VehicleRow
+from monitor.ui.app import MonitorApp
+from monitor.ui.fleet_screen import FleetScreen
+from monitor.ui.settings import Settings
+from monitor.ui.vehicle_screen import VehicleScreen
+from monitor.ui.widgets.device_list import DeviceView
+from monitor.ui.widgets.fleet_panel import FleetPanel
+from monitor.ui.widgets.header import StatusHeader
+from monitor.ui.widgets.hourly_chart import HourlyChart
 from tests.conftest import Postgres
 from tests.monitor.conftest import DaemonProcess, free_port, text_of, until
 from tests.monitor.fleet_data import SITES, post_fleet

@@ -8,15 +8,15 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from monitor import bands, figures
-from monitor.bands import Band
-from monitor.bar_chart import draw
+from monitor.api.errors import BadAnswer, DaemonError, Unreachable
+from monitor.api.polling import Backoff, poll_forever
+from monitor.api.wire import ListQuery, Page, Readiness
 from monitor.cli import build_parser, settings_from, timeout_for
-from monitor.errors import BadAnswer, DaemonError, Unreachable
-from monitor.link import Link, describe
-from monitor.paging import Pager
-from monitor.polling import Backoff, poll_forever
-from monitor.wire import ListQuery, Page, Readiness
+from monitor.ui.logic import bands, figures
+from monitor.ui.logic.bands import Band
+from monitor.ui.logic.link import Link, describe
+from monitor.ui.logic.paging import Pager
+from monitor.ui.widgets.bar_chart import draw
 
 T0 = datetime(2026, 2, 9, 10, tzinfo=UTC)
 

@@ -14,10 +14,10 @@ from typing import Any
 import pytest
 from textual.pilot import Pilot
 
-from monitor.app import MonitorApp
-from monitor.device_list import DeviceView
-from monitor.hourly_chart import HourlyChart
-from monitor.vehicle_screen import VehicleScreen
+from monitor.ui.app import MonitorApp
+from monitor.ui.vehicle_screen import VehicleScreen
+from monitor.ui.widgets.device_list import DeviceView
+from monitor.ui.widgets.hourly_chart import HourlyChart
 from tests.monitor.conftest import until
 from tests.monitor.fixed import RATES, FixedDaemon, daemon_down, fixed_settings
 

@@ -12,16 +12,16 @@ from typing import Any
 from textual.pilot import Pilot
 from textual.widgets import Static
 
-from monitor.app import MonitorApp
-from monitor.device_list import DeviceView
-from monitor.errors import BadAnswer, Unreachable
-from monitor.fleet_screen import FleetScreen
-from monitor.header import StatusHeader
-from monitor.help_screen import HelpScreen
-from monitor.hourly_chart import HourlyChart
-from monitor.settings import Settings
-from monitor.vehicle_screen import VehicleScreen
-from monitor.wire import MeterRow, VehicleRow
+from monitor.api.errors import BadAnswer, Unreachable
+from monitor.api.wire import MeterRow, VehicleRow
+from monitor.ui.app import MonitorApp
+from monitor.ui.fleet_screen import FleetScreen
+from monitor.ui.help_screen import HelpScreen
+from monitor.ui.settings import Settings
+from monitor.ui.vehicle_screen import VehicleScreen
+from monitor.ui.widgets.device_list import DeviceView
+from monitor.ui.widgets.header import StatusHeader
+from monitor.ui.widgets.hourly_chart import HourlyChart
 from tests.monitor.conftest import text_of, until
 from tests.monitor.fixed import FixedDaemon, daemon_down, fixed_settings
 

@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from monitor import wire
-from monitor.errors import BadAnswer
-from monitor.wire import ListQuery
+from monitor.api import wire
+from monitor.api.errors import BadAnswer
+from monitor.api.wire import ListQuery
 
 SUMMARY: dict[str, Any] = {
     "asOf": "2026-02-09T10:00:00.000Z",
