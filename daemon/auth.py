@@ -1,4 +1,4 @@
-"""Who may call what (API.md, Conventions): bearer tokens, each with one role.
+"""Who may call what (docs/api.md, Conventions): bearer tokens, each with one role.
 
 ``ingest`` may post readings, ``read`` may read (status, analytics, fleet, metrics), ``admin``
 may do everything, links included. ``/healthz``, ``/readyz`` and the API's own description are

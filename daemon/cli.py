@@ -1,7 +1,7 @@
 """``ingestd``: configure, log, run until SIGTERM or SIGINT; exit 0 after a clean shutdown.
 
 With one worker the daemon serves in this process; with several, this process is the parent
-of the worker processes (``daemon.processes``).
+of the worker processes (``daemon.process.parent``).
 
 A failure ends the process with one critical log line: for what a user can fix (a bad
 setting, a port taken, a database out of reach, ``StartupFailed``) the sentence that says the

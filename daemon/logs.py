@@ -40,7 +40,7 @@ class _Worker(logging.Filter):
 
 class _OutOfDescriptors(logging.Filter):
     """Trio logs a traceback each time accepting a connection fails for want of descriptors,
-    ten times a second while it lasts (377 of them in 40 s under a flood). One sentence that
+    ten times a second while it lasts. One sentence that
     says what to do, at most once every ``every_s``, is what an operator can use."""
 
     def __init__(self, every_s: float = 10.0) -> None:

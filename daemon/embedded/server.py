@@ -2,7 +2,7 @@
 
 The wheel gives the binaries, initdb on first use and, when the daemon runs as root, a system
 user of its own to run postgres as. Starting and stopping are done here, with ``pg_ctl`` and no
-command-line settings, so that the server's own files (``pg_files``) decide how it listens.
+command-line settings, so that the server's own files (``files``) decide how it listens.
 Both block, so both run in a thread.
 
 Ownership: the daemon that holds the data directory's lock (``data_dir``) owns its server. It
@@ -26,8 +26,7 @@ from urllib.parse import quote
 
 import trio
 
-from daemon.embedded import data_dir, postmaster
-from daemon.embedded import files as pg_files
+from daemon.embedded import data_dir, files, postmaster
 from daemon.errors import StartupFailed
 from daemon.failures import reason
 
@@ -111,8 +110,8 @@ class Embedded:
     def _start(self) -> postmaster.Postmaster:
         log.info("starting embedded PostgreSQL", extra={"pgdata": str(self.pgdata)})
         try:
-            self._socket_dir = pg_files.socket_dir(self.pgdata)
-            pg_files.write(self.pgdata, self._socket_dir)
+            self._socket_dir = files.socket_dir(self.pgdata)
+            files.write(self.pgdata, self._socket_dir)
         except OSError as error:
             raise StartupFailed(
                 f"the embedded PostgreSQL's settings cannot be written in {self.pgdata}:"
@@ -128,7 +127,7 @@ class Embedded:
             self.stop()
             raise StartupFailed(
                 "the embedded PostgreSQL did not take the settings of"
-                f" {self.pgdata / pg_files.OWN_CONF} (postgresql.auto.conf may override them):"
+                f" {self.pgdata / files.OWN_CONF} (postgresql.auto.conf may override them):"
                 " it was stopped again"
             )
         return started

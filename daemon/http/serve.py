@@ -5,7 +5,7 @@ flight get ``grace_s`` to finish.
 A connection idle for ``keep_alive_s`` (before its first request, between two, or while its
 headers trickle in) is closed, and so is every idle one when the drain begins; this holds only
 because the app lets Hypercorn finish its bookkeeping after each response (see
-``daemon.http_app``). The front gets only as much grace as a request in flight can need.
+``daemon.http.app``). The front gets only as much grace as a request in flight can need.
 
 At most ``max_connections`` connections are open at once. Hypercorn has no such limit (its
 issue 81), so this module runs Hypercorn's own connection handler behind an accept loop of its

@@ -30,7 +30,7 @@ from daemon.metrics.engine import Engine
 
 MULTIPROCESS_DIR: Final = "PROMETHEUS_MULTIPROC_DIR"
 # How long the engine's figures are reused: the sampler refreshes the gauges once a second, and
-# reading every worker's metric files is costly (docs/performance.md).
+# reading every worker's metric files is costly (docs/performance.md, "Fleet views").
 _ENGINE_FRESH_S: Final = 1.0
 
 

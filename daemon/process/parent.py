@@ -125,7 +125,7 @@ async def run(
         if config.dsn is None:
             dsn = await resources.enter_async_context(open_embedded(config.data_dir))
             worker_config = replace(worker_config, database_url=dsn)
-        # The workers' metrics, in files that any of them reads for all (daemon.metrics).
+        # The workers' metrics, in files that any of them reads for all (daemon.metrics.recorder).
         metrics_dir = resources.enter_context(tempfile.TemporaryDirectory(prefix="ingestd-"))
         async with trio.open_nursery() as nursery:
             await nursery.start(signals.run, stop)

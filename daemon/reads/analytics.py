@@ -57,10 +57,9 @@ class Hourly:
 
 
 # The window's whole UTC hours come from the hourly rollups and the changes not folded into
-# them yet, and only its two partial hours from the history: about 50 rollup rows and 120
-# readings for a day, where summing the history alone converts some 3,750 float8 values to
-# numeric (about a microsecond each, most of the query). Numeric addition does not depend on its
-# order, so the totals are the history's to the last digit, as the rollups' are (sql/005). One
+# them yet, and only its two partial hours from the history, which would otherwise convert every
+# reading of the window to numeric (docs/performance.md, "Analytics"). Numeric addition does not
+# depend on its order, so the totals are the history's to the last digit (sql/005). One
 # statement, one snapshot: a fold moves changes from pending to the rollups in one transaction,
 # so each is counted once. Pending changes are read where they lie rather than folded first:
 # an analytics read never waits for a fold.

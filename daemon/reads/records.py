@@ -13,7 +13,7 @@ The fleet views' SQL (``fleet_vehicles``) draws the same line."""
 
 
 def ratio(dc_kwh: float, ac_kwh: float) -> float | None:
-    """DC over AC, unrounded; None when no AC was consumed (API.md, analytics), or so little
+    """DC over AC, unrounded; None when no AC was consumed (docs/api.md, analytics), or so little
     that the ratio means nothing."""
     if ac_kwh == 0:
         return None

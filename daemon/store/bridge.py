@@ -81,7 +81,8 @@ class Bridge:
             with trio.CancelScope(shield=True):
                 # In the bridge's own context, not the caller's: asyncpg's timers copy the
                 # context they are made in, and the loop keeps a cancelled timer until it would
-                # have fired, which kept whole requests alive (docs/performance.md, reads).
+                # have fired, which kept whole requests alive
+                # (docs/performance.md, "Reads: garbage collection").
                 task = self._loop.create_task(fn(*args, **kwargs), context=self._context.copy())
                 result: _T = await trio_asyncio.run_aio_future(task)
         except (*_TRANSIENT, asyncpg.PostgresError, asyncpg.InterfaceError) as error:

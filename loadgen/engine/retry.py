@@ -3,7 +3,7 @@ network or a clock.
 
 A failed connection and a 503 are worth another try (every call the generator makes is safe to
 repeat: duplicate readings replace, a link is replaced by itself); anything else is final. The
-wait is the 503's Retry-After when it has one (API.md promises whole seconds), else a backoff
+wait is the 503's Retry-After when it has one (docs/api.md promises whole seconds), else a backoff
 that doubles from 0.25 s up to 5 s. Two limits, both ``--give-up-s``: one request retried that
 long is given up (its readings become uncertain); and when no request at all has had an answer
 for that long, the engine is gone and the run stops (``Patience``).

@@ -1,4 +1,4 @@
-"""Samples as devices put them on the wire (API.md), and the invalid payloads faults inject."""
+"""Samples as devices put them on the wire (docs/api.md), and the invalid payloads faults inject."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The daemon's answers (API.md) as frozen dataclasses, parsed strictly from decoded JSON.
+"""The daemon's answers (docs/api.md) as frozen dataclasses, parsed strictly from decoded JSON.
 
 Standard library only. Parsing checks every field the monitor uses and ignores the rest, since
 the contract allows additive fields; anything else unexpected (a missing field, a string where

@@ -1,5 +1,5 @@
-"""Which readings deserve a look, by the thresholds of API.md's alert rules and DESIGN.md's
-domain facts. Pure functions, so the colours on screen are tested without a terminal."""
+"""Which readings deserve a look, by the thresholds of the alert rules of docs/api.md and the
+domain's usual ranges. Pure functions, so the colours on screen are tested without a terminal."""
 
 from __future__ import annotations
 

@@ -25,7 +25,7 @@ from monitor.ui.widgets.style import label
 Row = TypeVar("Row")
 
 ID_CHARACTERS = r"[A-Za-z0-9._:-]*"
-"""What a device id may contain (API.md): a filter outside it could never match."""
+"""What a device id may contain (docs/api.md): a filter outside it could never match."""
 
 
 class DeviceView(Vertical, Generic[Row]):
