@@ -256,7 +256,12 @@ def _bool(text: str) -> bool:
     raise ValueError("expected true or false")
 
 
+_SSL_MODES: Final = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
+
+
 def _url(text: str) -> str:
+    """A PostgreSQL URL the driver will read as meant: what it would fail on later, with a
+    traceback, is refused here in a sentence."""
     parts = urlsplit(text)
     if parts.scheme not in {"postgres", "postgresql"}:
         raise ValueError("expected a postgresql:// URL")
@@ -266,7 +271,22 @@ def _url(text: str) -> str:
             "a user name or password holding # / ? or @ must be percent-encoded"
             " (# as %23, / as %2F, ? as %3F, @ as %40)"
         )
+    query = dict(parse_qsl(parts.query, keep_blank_values=True))
+    ports = [
+        port for host in parts.netloc.rpartition("@")[2].split(",") if (port := _port_of(host))
+    ]
+    if "port" in query:
+        ports += query["port"].split(",")
+    if not all(port.isascii() and port.isdigit() and 1 <= int(port) <= 65535 for port in ports):
+        raise ValueError("the port must be a whole number from 1 to 65535")
+    if query.get("sslmode", "prefer") not in _SSL_MODES:
+        raise ValueError(f"sslmode must be one of {', '.join(_SSL_MODES[:-1])} or {_SSL_MODES[-1]}")
     return text
+
+
+def _port_of(host: str) -> str:
+    """The port of one ``host:port`` of a URL's host list ("" when none), IPv6 brackets aside."""
+    return host.rpartition("]")[2].partition(":")[2]
 
 
 def _tokens(text: str) -> str:

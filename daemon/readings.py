@@ -492,7 +492,7 @@ def parse_batch_body(body: bytes, ndjson: bool, window: Window) -> list[Reading]
     lines of ``{``) is refused in milliseconds rather than after building millions of objects
     and as many problems. Counting is a pass over the body, so it is left out where the body is
     too short to hold more values than a full batch may: every value takes two bytes or more
-    with its separator."""
+    with its separator. An NDJSON body's values are its lines, counted the same way."""
     most = _MAX_COMMAS_A_READING * MAX_BATCH
     if len(body) > 2 * most:
         objects, commas = body.count(b"{"), body.count(b",")
@@ -501,7 +501,21 @@ def parse_batch_body(body: bytes, ndjson: bool, window: Window) -> list[Reading]
                 f"A batch holds 1 to {MAX_BATCH} readings; this body holds more values than"
                 f" that many readings can ({objects} objects, {commas} commas)."
             )
+    if ndjson and body.count(b"\n") >= MAX_BATCH and (lines := _lines(body)) > MAX_BATCH:
+        raise InvalidInput(
+            f"A batch holds 1 to {MAX_BATCH} readings; this body has {lines} lines of values."
+        )
     return parse_batch(parse_ndjson(body) if ndjson else parse_json(body), window)
+
+
+def _lines(body: bytes) -> int:
+    """How many lines of ``body`` hold anything but white space, counted in C: the lines of an
+    NDJSON body are its values, which need no brace or comma (``[]``, ``1``)."""
+    text = body.translate(None, b" \t\r\x0b\x0c")
+    while b"\n\n" in text:
+        text = text.replace(b"\n\n", b"\n")
+    text = text.strip(b"\n")
+    return text.count(b"\n") + 1 if text else 0
 
 
 def parse_batch(items: Any, window: Window) -> list[Reading]:

@@ -5,11 +5,13 @@ should not, or hold up other clients."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.conftest import Postgres
+from tests import daemon_process
+from tests.conftest import IO_TIMEOUT_S, Postgres
 from tests.support import assert_error, at, meter, vehicle
 
 SMALLEST_FLOAT = 5e-324
@@ -133,3 +135,41 @@ async def test_a_large_batch_is_parsed_off_the_event_loop_with_the_same_answers(
     accepted = await client.post("/v1/ingest/batch", json=good)
     assert accepted.json() == {"status": "ok", "count": 4000, "meters": 4000, "vehicles": 0}
     assert await postgres.aquery(database, "SELECT count(*) FROM meter_readings") == [["4000"]]
+
+
+BATCH_BODY_LIMIT = 10 * 1024 * 1024
+
+
+def _peak_memory(pid: int) -> int:
+    """A process's peak resident memory so far, in bytes (Linux's VmHWM)."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) * 1024
+    raise AssertionError(f"no VmHWM for {pid}")
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="reads Linux's /proc")
+@pytest.mark.parametrize("line", [b"[]", b"1", b'"x"', b"null", b"{}"])
+async def test_ndjson_of_millions_of_tiny_lines_is_refused_within_bounds(
+    postgres: Postgres, line: bytes
+) -> None:
+    """10 MiB of NDJSON lines that are not objects: once 762 MB in the worker for lines of
+    ``[]`` and half a minute of CPU for lines of ``1``, where lines of ``{`` were refused in
+    milliseconds; now all are counted before any is decoded. The worker's peak memory grows by
+    a small multiple of the body, and it serves normally after."""
+    env = {"DATABASE_URL": postgres.url(postgres.create_database())}
+    body = (line + b"\n") * (BATCH_BODY_LIMIT // (len(line) + 1))
+    async with (
+        daemon_process.running(env, "--workers", "1") as (process, url),
+        httpx.AsyncClient(base_url=url, timeout=IO_TIMEOUT_S) as client,
+    ):
+        assert (await client.get("/healthz")).status_code == 200
+        before = _peak_memory(process.pid)
+        response = await client.post(
+            "/v1/ingest/batch", content=body, headers={"Content-Type": "application/x-ndjson"}
+        )
+        grown = _peak_memory(process.pid) - before
+        assert "10000 readings" in assert_error(response, 400)["message"]
+        assert (await client.post("/v1/ingest/batch", json=[meter()])).status_code == 201
+        await daemon_process.stop(process)
+    assert grown < 6 * len(body), f"peak memory grew by {grown / 2**20:.0f} MiB"

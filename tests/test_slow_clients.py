@@ -308,3 +308,110 @@ async def test_clients_leaving_mid_body_while_refused_cost_only_their_connection
         async with httpx.AsyncClient(base_url=running.url, timeout=IO_TIMEOUT_S) as http:
             assert (await http.get("/healthz")).status_code == 200
         running.stop.set()
+
+
+# --- HTTP/2 in clear: not served, so never an idle connection held for good -----------------
+
+H2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+H2_SETTINGS = b"\x00\x00\x00\x04\x00\x00\x00\x00\x00"  # an empty SETTINGS frame
+
+
+async def test_an_http2_client_with_prior_knowledge_is_let_go(url: str) -> None:
+    """The preface and a SETTINGS frame, then nothing: once the connection stayed open for good
+    (Hypercorn's idle timer stops at the preface), and 4,600 of them filled every slot."""
+    stream = await _connect(url)
+    await stream.send_all(H2_PREFACE + H2_SETTINGS)
+
+    with trio.fail_after(IO_TIMEOUT_S):
+        received = await _until_closed(stream)
+
+    assert not received.startswith(b"\x00"), "no HTTP/2 frame comes back"
+
+
+async def test_an_upgrade_to_http2_is_declined_and_answered_in_http11(url: str) -> None:
+    stream = await _connect(url)
+    await stream.send_all(
+        _request(
+            "GET",
+            "/healthz",
+            b"",
+            "Connection: Upgrade, HTTP2-Settings",
+            "Upgrade: h2c",
+            "HTTP2-Settings: AAMAAABkAAQAoAAAAAIAAAAA",
+        )
+    )
+
+    with trio.fail_after(IO_TIMEOUT_S):
+        received = await _until_closed(stream)
+
+    assert _statuses(received) == [200]
+    assert received.endswith(b'{"status": "ok"}')
+
+
+async def test_a_flood_of_idle_http2_connections_holds_no_one_up(postgres: Postgres) -> None:
+    """A worker allowed 40 connections and 100 clients that open HTTP/2 and fall silent: each
+    is let go after the keep-alive timeout, and a normal client is served."""
+    env = {
+        "DATABASE_URL": postgres.url(postgres.create_database()),
+        "INGEST_KEEP_ALIVE_S": "1",
+        "INGEST_MAX_CONNECTIONS": "40",
+    }
+    async with daemon_process.running(env, "--workers", "1") as (process, url):
+        idle = [await _connect(url) for _ in range(100)]
+        for stream in idle:
+            await stream.send_all(H2_PREFACE + H2_SETTINGS)
+        async with httpx.AsyncClient(base_url=url, timeout=IO_TIMEOUT_S) as http:
+            assert (await http.get("/healthz")).status_code == 200
+        with trio.fail_after(IO_TIMEOUT_S):
+            for stream in idle:
+                await _until_closed(stream)
+        await daemon_process.stop(process)
+
+
+# --- errors that HTTP itself raises, in the contract's shape ----------------------------------
+
+
+def _error_of(received: bytes) -> tuple[int, dict[str, object]]:
+    head, _, body = received.partition(b"\r\n\r\n")
+    assert b"content-type: application/json" in head.lower(), head
+    error: dict[str, object] = json.loads(body)
+    return _statuses(head)[0], error
+
+
+@pytest.mark.parametrize(
+    ("request_bytes", "status"),
+    [
+        pytest.param(_request("GET", "/v1/status/meter/" + "m" * 100_000), 431, id="long-path"),
+        pytest.param(
+            b"POST /v1/ingest HTTP/1.1\r\nHost: ingestd\r\nContent-Length: -1\r\n\r\n",
+            400,
+            id="negative-length",
+        ),
+        pytest.param(b"GET /healthz HTTP/1.1\r\nHost ingestd\r\n\r\n", 400, id="no-colon"),
+    ],
+)
+async def test_a_request_http_cannot_read_gets_the_contract_error(
+    url: str, request_bytes: bytes, status: int
+) -> None:
+    stream = await _connect(url)
+    await stream.send_all(request_bytes)
+
+    with trio.fail_after(IO_TIMEOUT_S):
+        received = await _until_closed(stream)
+
+    code, error = _error_of(received)
+    assert code == status
+    assert error["statusCode"] == status
+    assert isinstance(error["message"], str)
+    assert error["message"].endswith(".")
+
+
+async def test_a_doubled_slash_is_a_404_in_the_contract_not_a_redirect(url: str) -> None:
+    stream = await _connect(url)
+    await stream.send_all(_request("GET", "/v1//links/x", b"", "Connection: close"))
+
+    with trio.fail_after(IO_TIMEOUT_S):
+        received = await _until_closed(stream)
+
+    code, error = _error_of(received)
+    assert (code, error["statusCode"]) == (404, 404)

@@ -138,3 +138,38 @@ async def test_a_bad_setting_is_one_log_line_too() -> None:
     code, lines = await daemon_process.failed_start({}, "--port", "nope")
     assert code == 2
     assert "--port" in _the_one_failure(lines)
+
+
+@pytest.mark.parametrize(
+    ("url", "says"),
+    [
+        pytest.param(
+            "postgresql://ingest:secret@127.0.0.1:34x50/db",
+            "the port must be a whole number from 1 to 65535",
+            id="port-not-a-number",
+        ),
+        pytest.param(
+            "postgresql://ingest:secret@127.0.0.1:99999/db",
+            "the port must be a whole number from 1 to 65535",
+            id="port-out-of-range",
+        ),
+        pytest.param(
+            "postgresql://ingest:secret@/db?host=/run/postgresql&port=x",
+            "the port must be a whole number from 1 to 65535",
+            id="port-parameter-not-a-number",
+        ),
+        pytest.param(
+            "postgresql://ingest:secret@127.0.0.1/db?sslmode=sometimes",
+            "sslmode must be one of disable, allow, prefer, require, verify-ca or verify-full",
+            id="unknown-sslmode",
+        ),
+    ],
+)
+async def test_a_malformed_database_url_is_a_bad_setting(url: str, says: str) -> None:
+    code, lines = await daemon_process.failed_start(
+        {"DATABASE_URL": url}, "--port", "0", "--workers", "1"
+    )
+    assert code == 2
+    message = _the_one_failure(lines)
+    assert message.startswith(f"DATABASE_URL: {says}"), message
+    assert "secret" not in message

@@ -57,6 +57,8 @@ def create_app(handles: AppHandles) -> QuartTrio:
     app = EngineApp(__name__)
     app.handles = handles
     app.config["MAX_CONTENT_LENGTH"] = SINGLE_BODY_LIMIT
+    # A doubled slash is no path of the API: a 404 in the contract, not a redirect in HTML.
+    app.url_map.merge_slashes = False
     for blueprint in (
         errors,
         links.blueprint,

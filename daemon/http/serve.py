@@ -35,6 +35,7 @@ from hypercorn.typing import ConnectionState, LifespanState
 from hypercorn.utils import repr_socket_addr, wrap_app
 
 from daemon import failures
+from daemon.http import protocol
 
 log = logging.getLogger(__name__)
 
@@ -165,6 +166,7 @@ async def run(
 ) -> None:
     """Reports started with the bound addresses (``http://127.0.0.1:3000``), once listening.
     ``connections`` hears the number of open connections each time it changes."""
+    protocol.install()
     bind = f"fd://{shared_port_socket(host, port).detach()}" if reuse_port else address(host, port)
     config = hypercorn_config(bind, grace_s, keep_alive_s)
     (sock,) = config.create_sockets().insecure_sockets
