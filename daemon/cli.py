@@ -53,7 +53,7 @@ def _told(error: Exception) -> int:
     if isinstance(first, StoreUnavailable):
         log.critical("PostgreSQL is unreachable", extra={"error": str(first)})
     elif isinstance(first, processes.WorkerDied):
-        log.critical("a worker process failed", extra={"error": str(first)})
+        log.critical(f"{first}; the daemon stopped")
     else:
         log.critical(f"stopped by an unexpected error: {first!r}", exc_info=error)
     return 1

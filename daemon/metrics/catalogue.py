@@ -36,7 +36,7 @@ class Definition:
     labels: tuple[str, ...] = ()
     buckets: tuple[float, ...] = ()
     """Histograms only: the upper bounds of their buckets."""
-    multiprocess_mode: Literal["all", "livesum", "max", "min"] = "all"
+    multiprocess_mode: Literal["liveall", "livesum", "max", "min"] = "liveall"
     """Gauges only: how the values of several workers combine (prometheus-client's modes)."""
 
 
@@ -127,4 +127,5 @@ PROCESS_FIGURES: Final = {
     ),
 }
 """The process collector's figures worth having per worker (it sees only the process that
-answers), by the collector's sample name: each becomes a gauge labelled by pid."""
+answers), by the collector's sample name: each becomes a gauge labelled by pid, gone with its
+worker."""

@@ -13,31 +13,37 @@ Shutdown: SIGTERM or SIGINT sets the stop event; every worker gets SIGTERM and d
 single daemon does (requests in flight, then the writers' final commits); the parent waits for
 all of them within their own deadlines plus a margin, then stops the embedded server.
 
-A worker that exits on its own takes the daemon down, visibly: the others are stopped in
-order and the parent exits 1 with ``WorkerDied``. A worker only exits on its own after an
-error that retrying does not fix (or a crash), so restarting it would hide the fault in a
-loop; the service manager that restarts whole daemons (systemd, compose) decides.
+A worker that exits on its own (killed, out of memory, crashed) is replaced, as Gunicorn's and
+Uvicorn's supervisors do, while the others go on serving: its gauges leave ``/metrics`` with it,
+and what it had acknowledged was committed before its answer, so nothing is lost. Deaths past
+the restart policy (``restarts``) mean a fault that starting again will not fix: the others are
+stopped in order and the parent exits 1 with ``WorkerDied``, saying why. A daemon of one worker
+(``--workers 1``) has no parent: it serves in its own process, and the service manager that
+runs it (systemd's ``Restart=``, compose's ``restart:``) is what starts it again.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
 import signal
 import subprocess
 import sys
-import tempfile
 from contextlib import AsyncExitStack
-from dataclasses import replace
+from dataclasses import dataclass, replace
+from functools import partial
 
 import trio
 
 from daemon.config import Config, to_wire
 from daemon.embedded.server import open_embedded
 from daemon.http import serve
+from daemon.metrics import files
 from daemon.metrics.recorder import MULTIPROCESS_DIR
 from daemon.process import port_probe, signals
+from daemon.process.restarts import Restarts
 from daemon.process.supervisor import Running
 
 log = logging.getLogger(__name__)
@@ -56,9 +62,7 @@ class WorkerStartFailed(Exception):
         self.exit_code = exit_code
 
 
-async def _start_worker(config: Config, index: int, metrics_dir: str) -> trio.Process:
-    """Start one worker and return once it serves. If it exits first: ``WorkerStartFailed``
-    when it said why, else ``WorkerDied``."""
+async def _spawn(config: Config, index: int, metrics_dir: str) -> trio.Process:
     process = await trio.lowlevel.open_process(
         [sys.executable, "-m", "daemon.process.worker"],
         env={**os.environ, MULTIPROCESS_DIR: metrics_dir},
@@ -67,9 +71,15 @@ async def _start_worker(config: Config, index: int, metrics_dir: str) -> trio.Pr
         start_new_session=True,
     )
     assert process.stdin is not None
-    assert process.stdout is not None
     message = json.dumps({"index": index, "config": to_wire(config)}) + "\n"
     await process.stdin.send_all(message.encode())
+    return process
+
+
+async def _ready(process: trio.Process, index: int) -> None:
+    """Return once the worker serves. If it exits first: ``WorkerStartFailed`` when it said
+    why, else ``WorkerDied``."""
+    assert process.stdout is not None
     said = b""
     while not said.endswith(b"\n"):
         chunk = await process.stdout.receive_some()
@@ -79,18 +89,57 @@ async def _start_worker(config: Config, index: int, metrics_dir: str) -> trio.Pr
                 raise WorkerStartFailed(index, code)
             raise WorkerDied(f"worker {index} exited with code {code} while starting")
         said += chunk
-    return process
 
 
-async def _watch(process: trio.Process, index: int, stop: trio.Event, failed: list[str]) -> None:
-    code = await process.wait()
-    if stop.is_set() and code == 0:
-        return
-    why = f"worker {index} (pid {process.pid}) exited with code {code}"
-    if not stop.is_set():
-        log.critical("a worker exited on its own; stopping the daemon", extra={"worker": index})
-    failed.append(why)
-    stop.set()
+@dataclass
+class _Slot:
+    """One worker's place: its index, and the process that fills it now."""
+
+    index: int
+    process: trio.Process
+
+
+async def _keep(
+    slot: _Slot,
+    *,
+    config: Config,
+    metrics_dir: str,
+    stop: trio.Event,
+    restarts: Restarts,
+    failed: list[str],
+) -> None:
+    """Fill ``slot`` until the stop: a worker that exits on its own is replaced, unless workers
+    die faster than the policy allows, which stops the daemon."""
+    while True:
+        code = await slot.process.wait()
+        why = f"worker {slot.index} (pid {slot.process.pid}) exited with code {code}"
+        if stop.is_set():
+            if code != 0:
+                failed.append(why)
+            return
+        files.forget(metrics_dir, slot.process.pid)
+        await _close_pipes(slot.process)
+        delay = restarts.after_death(trio.current_time())
+        if delay is None:
+            failed.append(f"workers keep dying ({restarts.summary()}), the last: {why}")
+            stop.set()
+            return
+        log.error(
+            "a worker exited on its own; starting another in its place",
+            extra={"worker": slot.index, "pid": slot.process.pid, "exit_code": code},
+        )
+        await trio.sleep(delay)
+        if stop.is_set():
+            return
+        slot.process = await _spawn(config, slot.index, metrics_dir)
+        with contextlib.suppress(WorkerStartFailed, WorkerDied):
+            await _ready(slot.process, slot.index)
+
+
+async def _close_pipes(process: trio.Process) -> None:
+    for pipe in (process.stdin, process.stdout):
+        if pipe is not None:
+            await pipe.aclose()
 
 
 async def _stop_all(processes: list[trio.Process], deadline_s: float) -> None:
@@ -113,7 +162,7 @@ async def run(
     log.info("starting", extra={"config": config.describe()})
     stop = trio.Event()
     failed: list[str] = []
-    processes: list[trio.Process] = []
+    slots: list[_Slot] = []
     # Before the embedded server starts: a taken port is told at once.
     port_probe.ensure_free(config.host, config.port)
     async with AsyncExitStack() as resources:
@@ -125,25 +174,37 @@ async def run(
         if config.dsn is None:
             dsn = await resources.enter_async_context(open_embedded(config.data_dir))
             worker_config = replace(worker_config, database_url=dsn)
-        # The workers' metrics, in files that any of them reads for all (daemon.metrics.recorder).
-        metrics_dir = resources.enter_context(tempfile.TemporaryDirectory(prefix="ingestd-"))
+        metrics_dir = resources.enter_context(files.metrics_dir())
+        restarts = Restarts()
         async with trio.open_nursery() as nursery:
             await nursery.start(signals.run, stop)
             try:
                 for index in range(config.worker_count):
-                    process = await _start_worker(worker_config, index, metrics_dir)
-                    processes.append(process)
-                    nursery.start_soon(_watch, process, index, stop, failed)
-                log.info("ready", extra={"workers": [p.pid for p in processes], "port": port})
+                    slots.append(_Slot(index, await _spawn(worker_config, index, metrics_dir)))
+                    await _ready(slots[-1].process, index)
+                for slot in slots:
+                    nursery.start_soon(
+                        partial(
+                            _keep,
+                            slot,
+                            config=worker_config,
+                            metrics_dir=metrics_dir,
+                            stop=stop,
+                            restarts=restarts,
+                            failed=failed,
+                        )
+                    )
+                pids = [slot.process.pid for slot in slots]
+                log.info("ready", extra={"workers": pids, "port": port})
                 task_status.started(Running(f"http://{serve.address(config.host, port)}", stop))
                 await stop.wait()
                 log.info("stopping the workers")
             finally:
                 with trio.CancelScope(shield=True):
+                    processes = [slot.process for slot in slots]
                     await _stop_all(processes, config.stop_s)
                     for process in processes:
-                        assert process.stdin is not None
-                        await process.stdin.aclose()
+                        await _close_pipes(process)
                 nursery.cancel_scope.cancel()
     if failed:
         raise WorkerDied("; ".join(failed))
