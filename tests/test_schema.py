@@ -4,6 +4,12 @@ with no change (docs/scaling.md). Read from the catalogue of a migrated database
 
 from __future__ import annotations
 
+import pytest
+
+from daemon import failures
+from daemon.errors import StartupFailed
+from daemon.store import database as database_module
+from daemon.store.database import open_store
 from tests.conftest import Postgres
 
 # Per kind of device: its id column and the tables keyed by it.
@@ -66,3 +72,50 @@ async def test_no_unique_key_elsewhere_would_stop_distribution(
         and not table.startswith(("meter_readings_", "vehicle_readings_"))
     }
     assert others == {"schema_migrations", "fleet_window"}
+
+
+_ATTACH = """
+CREATE TRIGGER meter_reading_replaced BEFORE UPDATE ON meter_readings
+FOR EACH ROW EXECUTE FUNCTION meter_reading_replaced();
+CREATE TRIGGER vehicle_reading_replaced BEFORE UPDATE ON vehicle_readings
+FOR EACH ROW EXECUTE FUNCTION vehicle_reading_replaced()
+"""
+_DETACH = """
+DROP TRIGGER meter_reading_replaced ON meter_readings;
+DROP TRIGGER vehicle_reading_replaced ON vehicle_readings
+"""
+
+
+async def test_replacements_take_the_way_the_server_has(postgres: Postgres, database: str) -> None:
+    """PostgreSQL 18 hands a flush what it replaced (RETURNING old); before 18 a row trigger
+    does (sql/012). The triggers follow the server at every start, and a start that finds them
+    out of step (a database upgraded from 16 to 18, say) puts them back in step."""
+    number = int((await postgres.aquery("postgres", "SHOW server_version_num"))[0][0])
+    triggers = (
+        "SELECT tgname FROM pg_trigger WHERE tgname LIKE '%_reading_replaced'"
+        " AND tgrelid IN ('meter_readings'::regclass, 'vehicle_readings'::regclass)"
+        " ORDER BY tgname"
+    )
+    before_18 = [["meter_reading_replaced"], ["vehicle_reading_replaced"]]
+    async with open_store(postgres.url(database), pooler=False, max_connections=1) as store:
+        assert await postgres.aquery(database, triggers) == (before_18 if number < 180000 else [])
+        await postgres.aquery(database, _DETACH if number < 180000 else _ATTACH)
+        assert await store.keep_replacements_in_step() is (number < 180000)
+        assert await postgres.aquery(database, triggers) == (before_18 if number < 180000 else [])
+
+
+async def test_a_server_older_than_the_engine_supports_is_refused_before_any_write(
+    postgres: Postgres, database: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No PostgreSQL 14 is at hand here, so the oldest supported version is raised past this
+    server's: the store refuses it in one sentence naming its version, and migrates nothing."""
+    version = (await postgres.aquery("postgres", "SHOW server_version"))[0][0]
+    monkeypatch.setattr(database_module, "OLDEST", 990000)
+    with pytest.raises(BaseExceptionGroup) as raised:
+        async with open_store(postgres.url(database), pooler=False, max_connections=1):
+            pass
+    (refused,) = failures.leaves(raised.value)
+    assert isinstance(refused, StartupFailed)
+    assert str(refused).startswith(f"PostgreSQL {version} is too old for this engine")
+    assert refused.exit_code == 2
+    assert await postgres.aquery(database, "SELECT to_regclass('schema_migrations')") == [[""]]

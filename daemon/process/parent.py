@@ -62,33 +62,38 @@ class WorkerStartFailed(Exception):
         self.exit_code = exit_code
 
 
-async def _spawn(config: Config, index: int, metrics_dir: str) -> trio.Process:
-    process = await trio.lowlevel.open_process(
+async def _spawn(metrics_dir: str) -> trio.Process:
+    return await trio.lowlevel.open_process(
         [sys.executable, "-m", "daemon.process.worker"],
         env={**os.environ, MULTIPROCESS_DIR: metrics_dir},
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         start_new_session=True,
     )
+
+
+async def _start(process: trio.Process, config: Config, index: int) -> None:
+    """Hand the worker its configuration and return once it serves. If it exits first:
+    ``WorkerStartFailed`` when it said why, else ``WorkerDied``."""
     assert process.stdin is not None
-    message = json.dumps({"index": index, "config": to_wire(config)}) + "\n"
-    await process.stdin.send_all(message.encode())
-    return process
-
-
-async def _ready(process: trio.Process, index: int) -> None:
-    """Return once the worker serves. If it exits first: ``WorkerStartFailed`` when it said
-    why, else ``WorkerDied``."""
     assert process.stdout is not None
+    message = json.dumps({"index": index, "config": to_wire(config)}) + "\n"
     said = b""
-    while not said.endswith(b"\n"):
-        chunk = await process.stdout.receive_some()
-        if not chunk:
-            code = await process.wait()
-            if code in {1, 2}:
-                raise WorkerStartFailed(index, code)
-            raise WorkerDied(f"worker {index} exited with code {code} while starting")
-        said += chunk
+    try:
+        await process.stdin.send_all(message.encode())
+        while not said.endswith(b"\n"):
+            chunk = await process.stdout.receive_some()
+            if not chunk:
+                break
+            said += chunk
+    except trio.BrokenResourceError:
+        pass
+    if said.endswith(b"\n"):
+        return
+    code = await process.wait()
+    if code in {1, 2}:
+        raise WorkerStartFailed(index, code)
+    raise WorkerDied(f"worker {index} exited with code {code} while starting")
 
 
 @dataclass
@@ -131,9 +136,9 @@ async def _keep(
         await trio.sleep(delay)
         if stop.is_set():
             return
-        slot.process = await _spawn(config, slot.index, metrics_dir)
+        slot.process = await _spawn(metrics_dir)
         with contextlib.suppress(WorkerStartFailed, WorkerDied):
-            await _ready(slot.process, slot.index)
+            await _start(slot.process, config, slot.index)
 
 
 async def _close_pipes(process: trio.Process) -> None:
@@ -180,8 +185,8 @@ async def run(
             await nursery.start(signals.run, stop)
             try:
                 for index in range(config.worker_count):
-                    slots.append(_Slot(index, await _spawn(worker_config, index, metrics_dir)))
-                    await _ready(slots[-1].process, index)
+                    slots.append(_Slot(index, await _spawn(metrics_dir)))
+                    await _start(slots[-1].process, worker_config, index)
                 for slot in slots:
                     nursery.start_soon(
                         partial(

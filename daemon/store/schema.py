@@ -54,6 +54,27 @@ class SchemaSide:
                     applied.append(migration.version)
         return applied
 
+    async def server_version(self) -> tuple[int, str]:
+        """The server's version, as a number (``180001``) and as it names itself."""
+        row = await self._bridge.call(
+            self._bridge.pool.fetchrow,
+            "SELECT current_setting('server_version_num')::integer AS number,"
+            " current_setting('server_version') AS name",
+        )
+        assert row is not None  # a SELECT without FROM has its one row
+        return row["number"], row["name"]
+
+    async def keep_replacements_in_step(self) -> bool:
+        """Whether replaced readings reach the rollups through triggers (before PostgreSQL 18)
+        rather than the flush's ``RETURNING old``; the triggers follow (sql/012)."""
+        return await self._bridge.call(self._in_step)
+
+    async def _in_step(self) -> bool:
+        async with self._bridge.pool.acquire() as conn, conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock($1)", _MIGRATION_LOCK)
+            by_trigger: bool = await conn.fetchval("SELECT keep_replacements_in_step()")
+        return by_trigger
+
     async def ensure_partitions(self, days: Iterable[date]) -> int:
         """Create missing day partitions; returns how many were new to this process."""
         missing = [p for p in partitions_for(days) if p not in self._partitions]

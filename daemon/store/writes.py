@@ -42,23 +42,29 @@ SET soc = EXCLUDED.soc, kwh_delivered_dc = EXCLUDED.kwh_delivered_dc,
 {returning}"""
 
 
-def _pending(kind: str, arrays: dict[str, int], history: Callable[[int, str], str]) -> str:
+def _pending(
+    kind: str, arrays: dict[str, int], history: Callable[[int, str], str], *, returning_old: bool
+) -> str:
     """A flush's history upsert and its pending rollup changes (sql/010): the arrays it stores,
     as one row of sign +1, and what the rows it replaced held, as one of sign -1, only when there
     were such rows. ``arrays`` are the kind's key, ts and summed columns, each with its array's
-    parameter; the history's parameters start at the key's."""
+    parameter; the history's parameters start at the key's. Without ``returning_old`` (before
+    PostgreSQL 18) a trigger appends what replaced rows held instead (sql/012)."""
     key, first = next(iter(arrays.items()))
+    added = ", ".join(f"${n}" for n in arrays.values())
+    changes_added = f"""
+{kind}_added AS (
+    INSERT INTO {kind}_pending SELECT {added}, 1 WHERE cardinality(${first}::text[]) > 0
+)"""
+    if not returning_old:
+        return f"{kind}_changes AS ({history(first, f'RETURNING {key}')}),{changes_added}"
     sums = list(arrays)[2:]
     # PostgreSQL 18's ``old``: the row as it was, even under a concurrent writer.
     held = "".join(f", old.{column} AS {column}" for column in sums)
     returning = f"RETURNING {key}, ts{held}, old.ts IS NOT NULL AS replaced"
-    added = ", ".join(f"${n}" for n in arrays.values())
     replaced = ", ".join(f"array_agg({column})" for column in arrays)
     return f"""
-{kind}_changes AS ({history(first, returning)}),
-{kind}_added AS (
-    INSERT INTO {kind}_pending SELECT {added}, 1 WHERE cardinality(${first}::text[]) > 0
-),
+{kind}_changes AS ({history(first, returning)}),{changes_added},
 {kind}_replaced AS (
     INSERT INTO {kind}_pending
     SELECT {replaced}, -1 FROM {kind}_changes WHERE replaced HAVING count(*) > 0
@@ -101,14 +107,29 @@ SELECT (SELECT count(*) FROM meters) + (SELECT count(*) FROM vehicles)
 # kind added; the other rows replaced stored ones.
 _METER_ARRAYS: Final = {"meter_id": 1, "ts": 2, "kwh_consumed_ac": 3}
 _VEHICLE_ARRAYS: Final = {"vehicle_id": 5, "ts": 6, "kwh_delivered_dc": 8, "battery_temp": 9}
-_FLUSH: Final = f"""
-WITH {_pending("meter", _METER_ARRAYS, _meter_history)},
-{_pending("vehicle", _VEHICLE_ARRAYS, _vehicle_history)},
+
+
+def _added(kind: str, *, returning_old: bool) -> str:
+    """How many history rows of ``kind`` the flush added rather than replaced."""
+    if returning_old:
+        return f"(SELECT count(*) FILTER (WHERE NOT replaced) FROM {kind}_changes)::int"
+    # Read after the count, which runs the upsert and so the trigger that counts (sql/012).
+    return f"(SELECT count(*) FROM {kind}_changes)::int - replaced_count('{kind}')"
+
+
+def _flush(*, returning_old: bool) -> str:
+    return f"""
+WITH {_pending("meter", _METER_ARRAYS, _meter_history, returning_old=returning_old)},
+{_pending("vehicle", _VEHICLE_ARRAYS, _vehicle_history, returning_old=returning_old)},
 meter_latest AS ({_meter_latest(10)}),
 vehicle_latest AS ({_vehicle_latest(14)})
-SELECT (SELECT count(*) FILTER (WHERE NOT replaced) FROM meter_changes)::int AS meters,
-       (SELECT count(*) FILTER (WHERE NOT replaced) FROM vehicle_changes)::int AS vehicles
+SELECT {_added("meter", returning_old=returning_old)} AS meters,
+       {_added("vehicle", returning_old=returning_old)} AS vehicles
 """
+
+
+_FLUSH: Final = {old: _flush(returning_old=old) for old in (True, False)}
+"""The flush statement, by whether the server has ``RETURNING old`` (PostgreSQL 18)."""
 # The fold (sql/009) takes a transaction-scoped advisory lock, which every writer of
 # vehicle_efficiency holds; a link's change takes it here. Its key is named in sql/009 too.
 FOLD_LOCK: Final = "fold_rollups"
@@ -152,6 +173,8 @@ class WriteSide:
     """What the shard writers, the upkeep timers and the links' routes write."""
 
     _bridge: Bridge
+    _returning_old: bool
+    """Whether the server hands back a replaced row's values (PostgreSQL 18)."""
 
     async def write(self, rows: FlushRows) -> Added:
         """History, rollup changes and latest state of one flush, in ONE transaction: all or
@@ -162,7 +185,7 @@ class WriteSide:
         mh, vh = rows.meter_history, rows.vehicle_history
         ml, vl = rows.meter_latest, rows.vehicle_latest
         added = await self._bridge.pool.fetchrow(
-            _FLUSH,
+            _FLUSH[self._returning_old],
             *(mh.meter_ids, mh.ts, mh.kwh_consumed_ac, mh.voltage),
             *(vh.vehicle_ids, vh.ts, vh.soc, vh.kwh_delivered_dc, vh.battery_temp),
             *(ml.meter_ids, ml.ts, ml.kwh_consumed_ac, ml.voltage),
