@@ -40,7 +40,7 @@ from daemon.http.errors import (
     too_large,
     wrong_method,
 )
-from daemon.ingest.intake import Closed, Ingest, QueueFull
+from daemon.ingest.intake import Closed, CommitFailed, Ingest, QueueFull
 from daemon.readings import (
     Reading,
     Window,
@@ -219,7 +219,14 @@ class IngestRoutes:
                 headers={"Retry-After": str(_FULL_RETRY_AFTER_S)},
             ) from None
         with trio.move_on_after(self._ack_timeout_s):
-            await ack.wait()
+            try:
+                await ack.wait()
+            except CommitFailed:
+                raise ApiError(
+                    500,
+                    "The database refused the flush that held these readings, so they were"
+                    " not all stored; the cause is in the daemon's log. Retrying is safe.",
+                ) from None
             return
         self._refused(readings)
         raise ApiError(

@@ -30,9 +30,15 @@ class Closed(Exception):
     """The daemon is shutting down and takes no more readings."""
 
 
+class CommitFailed(Exception):
+    """The database refused a flush that held some of a request's readings (not for want of
+    a connection: retrying the flush would not help). The message is the database's reason."""
+
+
 class Committing(Protocol):
     async def wait(self) -> None:
-        """Return once the readings offered are committed."""
+        """Return once the readings offered are committed; ``CommitFailed`` if a flush that
+        held some of them was refused."""
 
 
 class Ingest(Protocol):
@@ -42,21 +48,25 @@ class Ingest(Protocol):
 
 
 class Ack:
-    """The commit of one request: set once every shard it touched has committed its part."""
+    """The commit of one request: done once every shard it touched is done with its part."""
 
-    __slots__ = ("_event", "_parts")
+    __slots__ = ("_event", "_failure", "_parts")
 
     def __init__(self, parts: int) -> None:
         self._parts = parts
         self._event = trio.Event()
+        self._failure: str | None = None
 
-    def part_committed(self) -> None:
+    def part_done(self, failure: str | None) -> None:
+        self._failure = self._failure or failure
         self._parts -= 1
         if self._parts == 0:
             self._event.set()
 
     async def wait(self) -> None:
         await self._event.wait()
+        if self._failure is not None:
+            raise CommitFailed(self._failure)
 
 
 class Intake:
@@ -93,18 +103,19 @@ class Intake:
         ack = Ack(len(parts))
         for shard, part in parts.items():
             self._uncommitted[shard] += len(part)
-            on_commit = partial(self._committed, shard, len(part), ack)
-            self._inboxes[shard].send_nowait(Submission(part, on_commit))
+            on_done = partial(self._done, shard, len(part), ack)
+            self._inboxes[shard].send_nowait(Submission(part, on_done))
         return ack
 
     def queue_depths(self) -> list[int]:
         """Readings handed to each shard and not yet committed."""
         return list(self._uncommitted)
 
-    def _committed(self, shard: int, count: int, ack: Ack) -> None:
+    def _done(self, shard: int, count: int, ack: Ack, failure: str | None) -> None:
         self._uncommitted[shard] -= count
-        self.committed += count
-        ack.part_committed()
+        if failure is None:
+            self.committed += count
+        ack.part_done(failure)
 
     def close(self) -> None:
         """Take no more readings; writers drain what they have and return."""

@@ -22,6 +22,10 @@ def writers_reason(intake: Intake, writers: Sequence[WriterState]) -> str | None
     stuck = [w.shard for w in writers if w.retrying]
     if stuck:
         return f"shard writers {stuck} cannot commit to PostgreSQL and are retrying"
+    refused = [(w.shard, why) for w in writers if (why := w.refusal()) is not None]
+    if refused:
+        shard, why = refused[0]
+        return f"PostgreSQL refused the last flush of shard writer {shard}: {why}"
     return None
 
 

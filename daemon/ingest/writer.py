@@ -13,22 +13,27 @@ with the load by themselves and latency does not cap throughput (Little's law). 
 commits (the older timed tick, kept so the benchmark can compare both). A batch never exceeds
 ``max_batch`` rows; the intake bounds what waits.
 
-Errors: ``StoreUnavailable`` is retried with capped backoff while the readings wait; anything
-else propagates and takes the daemon down, visibly. Shutdown: when the inbox is closed, the
-writer flushes what it holds and returns. If it is cancelled first (the shutdown grace ran
-out), it logs how many readings it held; none of them had been acknowledged.
+Errors: ``StoreUnavailable`` is retried with capped backoff while the readings wait. A flush
+the database refuses for another reason (``StoreError``: retrying would not help) is logged
+once with its cause, its submissions are told it failed (their requests answer 500, nothing of
+that flush stored), readiness says so for a while, and the writer goes on with the next one.
+
+Shutdown: when the inbox is closed, the writer flushes what it holds and returns. If it is
+cancelled first (the shutdown grace ran out), it logs how many readings it held; none of them
+had been acknowledged.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Sequence
 from datetime import date
 from typing import Protocol
 
 import trio
 
-from daemon.errors import StoreUnavailable
+from daemon.errors import StoreError, StoreUnavailable
 from daemon.ingest.batch import Added, FlushRows, ShardBatch
 from daemon.partitions import days_of
 from daemon.readings import Reading
@@ -37,19 +42,21 @@ log = logging.getLogger(__name__)
 
 _BACKOFF_FIRST_S = 0.05
 _BACKOFF_MAX_S = 5.0
+REFUSAL_SHOWN_S = 60.0
 
 
 class Submission:
-    """Readings of one request bound for one shard, and whom to tell once they are committed."""
+    """Readings of one request bound for one shard, and whom to tell once their flush is done:
+    with None when it committed, else why it failed."""
 
-    __slots__ = ("_on_commit", "readings")
+    __slots__ = ("_on_done", "readings")
 
-    def __init__(self, readings: Sequence[Reading], on_commit: Callable[[], None]) -> None:
+    def __init__(self, readings: Sequence[Reading], on_done: Callable[[str | None], None]) -> None:
         self.readings = readings
-        self._on_commit = on_commit
+        self._on_done = on_done
 
-    def committed(self) -> None:
-        self._on_commit()
+    def done(self, failure: str | None) -> None:
+        self._on_done(failure)
 
 
 class Sink(Protocol):
@@ -69,14 +76,32 @@ class FlushObserver(Protocol):
 
     def retried(self) -> None: ...
 
+    def database_error(self, kind: str) -> None: ...
+
 
 class WriterState:
     """What the writer tells the rest of the daemon: readiness needs to know whether it is
-    stuck retrying a commit."""
+    stuck retrying a commit, or had its last one refused not long ago."""
 
     def __init__(self, shard: int) -> None:
         self.shard = shard
         self.retrying = False
+        self._refused: tuple[float, str] | None = None
+
+    def refused(self, error: str) -> None:
+        self._refused = (time.monotonic(), error)
+
+    def committed(self) -> None:
+        self.retrying = False
+        self._refused = None
+
+    def refusal(self) -> str | None:
+        """Why the last flush was refused, for ``REFUSAL_SHOWN_S`` after it and until a flush
+        commits; None otherwise. Shown for a while only: a writer that gets no readings (say
+        because a load balancer heeded its readiness) would otherwise never be ready again."""
+        if self._refused is None or time.monotonic() - self._refused[0] > REFUSAL_SHOWN_S:
+            return None
+        return self._refused[1]
 
 
 async def run(
@@ -97,8 +122,7 @@ async def run(
             held: list[Submission] = []
             try:
                 closed = await _gather(inbox, batch, held, linger_s=linger_s, max_batch=max_batch)
-                if held:
-                    await _commit(sink, batch, state, observer)
+                failure = await _commit(sink, batch, state, observer) if held else None
             except trio.Cancelled:
                 if held:
                     log.error(
@@ -108,7 +132,7 @@ async def run(
                     )
                 raise
             for submission in held:
-                submission.committed()
+                submission.done(failure)
 
 
 async def _gather(
@@ -150,7 +174,9 @@ def _take(batch: ShardBatch, held: list[Submission], sub: Submission) -> None:
 
 async def _commit(
     sink: Sink, batch: ShardBatch, state: WriterState, observer: FlushObserver
-) -> None:
+) -> str | None:
+    """Commit the batch, retrying while the database is unavailable; None once committed, or
+    why the database refused it."""
     rows = batch.rows()
     days = days_of(rows.meter_history.ts) | days_of(rows.vehicle_history.ts)
     backoff = _BACKOFF_FIRST_S
@@ -169,7 +195,16 @@ async def _commit(
             await trio.sleep(backoff)
             backoff = min(backoff * 2, _BACKOFF_MAX_S)
             continue
-        state.retrying = False
+        except StoreError as error:
+            state.refused(str(error))
+            observer.database_error("error")
+            log.error(
+                "the database refused a flush: its readings were not stored, their requests"
+                " answered 500",
+                extra={"shard": state.shard, "readings": len(batch), "error": str(error)},
+            )
+            return str(error)
+        state.committed()
         observer.committed(
             batch.meters_received,
             batch.vehicles_received,
@@ -177,4 +212,4 @@ async def _commit(
             len(batch),
             trio.current_time() - started,
         )
-        return
+        return None
