@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import functools
 import inspect
+import os
+import stat
 import subprocess
 import tempfile
 import uuid
@@ -106,6 +108,23 @@ def postgres() -> Iterator[Postgres]:
             yield server
         finally:
             server.stop()
+
+
+@pytest.fixture
+def tmp_path(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """pytest's, which it makes 0700 like the folders above it. As root the embedded server
+    runs as the wheel's user, which must be able to enter a data directory made here, and the
+    daemon opens no folder for it (``daemon.embedded.reach``): so the tests give search
+    permission, not listing, on it and on pytest's own folders above it, as an operator would;
+    to group too, for the tests that run ``pg_ctl`` as that user with root's group."""
+    if os.geteuid() == 0:
+        base = tmp_path_factory.getbasetemp()
+        mine = [tmp_path, *(p for p in tmp_path.parents if p.is_relative_to(base))]
+        if base.parent.name.startswith("pytest-of-"):
+            mine.append(base.parent)
+        for folder in mine:
+            folder.chmod(stat.S_IMODE(folder.stat().st_mode) | stat.S_IXGRP | stat.S_IXOTH)
+    return tmp_path
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ came from its files, and that it has no TCP socket at all.
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import warnings
@@ -19,6 +20,7 @@ from pathlib import Path
 import pytest
 
 from daemon.embedded.server import Embedded
+from tests import daemon_process
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")  # platformdirs' runtime-dir fallback, see daemon.embedded
@@ -190,3 +192,19 @@ def test_a_data_dir_of_an_older_version_is_made_private(
     _assert_files_say_so(server, url)
     assert old.get_pid() != _postmaster(pgdata).pid, "it was restarted"
     assert os.stat(pgdata / "pg_hba.conf").st_uid == pgdata.stat().st_uid
+
+
+def test_a_server_left_on_deleted_files_is_stopped(tmp_path: Path, started: list[Embedded]) -> None:
+    """Its files deleted under it, a server runs on; the next start stops it before initdb
+    makes new files in their place (as the wheel's own start-up did)."""
+    pgdata = tmp_path / "pg"
+    Embedded(pgdata).start()
+    left = _postmaster(pgdata).pid
+    shutil.rmtree(pgdata)
+
+    server, url = _start(pgdata, started)
+
+    assert not daemon_process.alive(left)
+    assert _postmaster(pgdata).pid != left
+    _assert_private(pgdata)
+    _assert_files_say_so(server, url)

