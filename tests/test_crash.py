@@ -7,12 +7,15 @@ load generator, at random moments, several times in a row.
 
 from __future__ import annotations
 
+import os
 import random
+import signal
 from collections.abc import Iterator
 from contextlib import AsyncExitStack
 from functools import partial
 from pathlib import Path
 
+import httpx
 import pytest
 import trio
 
@@ -94,3 +97,53 @@ async def test_kill_9_under_load_loses_nothing_acknowledged(tmp_path: Path, data
 
 def _all_gone(pids: list[int]) -> bool:
     return not any(daemon_process.alive(pid) for pid in pids)
+
+
+@pytest.mark.parametrize("workers", [1, 2], ids=["one-worker", "two-workers"])
+async def test_the_embedded_server_killed_under_load_is_started_again(
+    tmp_path: Path, data_dir: Path, workers: int
+) -> None:
+    """Once the daemon answered 503 for as long as anyone waited, and never started the server
+    again. Now whoever owns it (the parent of several workers, or the one process) starts it
+    again on the same socket: readiness comes back by itself, and nothing acknowledged is lost."""
+    ack_log = tmp_path / "acks.tsv"
+    async with daemon_process.running(_ENV, *_args(data_dir, workers)) as (process, url):
+        database, server = daemon_process.embedded_server(data_dir / "pg")
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(partial(acks.load, url, ack_log, "p-", seconds=8))
+            await eventually(partial(acks.stored, database, "p-"))
+            os.kill(server[0], signal.SIGKILL)
+
+            async def started_again() -> bool:
+                pid = int((data_dir / "pg" / "postmaster.pid").read_text().split()[0])
+                return pid != server[0] and daemon_process.alive(pid)
+
+            await eventually(started_again)
+            async with httpx.AsyncClient(base_url=url) as http:
+                await eventually(partial(_ready, http))
+        tally = await acks.tally(database, ack_log, "p-")
+        logs = await daemon_process.stop(process)
+    print(f"the embedded postmaster killed ({workers} workers): {tally.acknowledged} acknowledged")
+    assert tally.acknowledged > 0
+    assert tally.lost == [], tally.lost[:5]
+    assert [e["msg"] for e in logs].count("the embedded PostgreSQL runs again") == 1
+    assert [e["msg"] for e in logs].count("embedded PostgreSQL stopped") == 1
+
+
+async def _ready(http: httpx.AsyncClient) -> bool:
+    return (await http.get("/readyz")).status_code == 200
+
+
+async def test_an_embedded_server_that_cannot_start_again_stops_the_daemon(data_dir: Path) -> None:
+    """Its files damaged, the server cannot start: the daemon tries as its policy allows, then
+    stops with one sentence that names the server's log, rather than trying forever."""
+    async with daemon_process.running(_ENV, *_args(data_dir)) as (process, _):
+        _, server = daemon_process.embedded_server(data_dir / "pg")
+        (data_dir / "pg" / "global" / "pg_control").unlink()
+        os.kill(server[0], signal.SIGKILL)
+        with trio.fail_after(120):
+            code, logs = await daemon_process.logs_until_exit(process)
+    assert code == 1
+    (critical,) = [e for e in logs if e["level"] == "critical"]
+    assert str(critical["msg"]).startswith("the embedded PostgreSQL keeps stopping (6 deaths")
+    assert str(critical["msg"]).endswith(f"see its log, {(data_dir / 'pg' / 'log').resolve()}")

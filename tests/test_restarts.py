@@ -3,7 +3,7 @@ past which the supervisor gives up."""
 
 from __future__ import annotations
 
-from daemon.process.restarts import Policy, Restarts
+from daemon.restarts import Policy, Restarts
 
 POLICY = Policy(limit=3, window_s=60.0, first_backoff_s=0.1, max_backoff_s=0.3)
 

@@ -62,13 +62,21 @@ def read(pgdata: Path) -> Postmaster | None:
 
 
 def alive(pid: int) -> bool:
+    """Whether ``pid`` runs. A zombie does not: a killed postmaster, detached by ``pg_ctl``,
+    waits for a parent (init, or a container's first process) that may never reap it."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except FileNotFoundError:
         return False
-    except PermissionError:  # alive, and someone else's
+    except (OSError, IndexError):  # no /proc to read: ask the kernel
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:  # alive, and someone else's
+            return True
         return True
-    return True
+    return state != "Z"
 
 
 def _owned_alone(path: Path, owner: int) -> bool:

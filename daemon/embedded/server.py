@@ -34,6 +34,7 @@ import trio
 from daemon.embedded import data_dir, files, postmaster, reach
 from daemon.errors import StartupFailed
 from daemon.failures import reason
+from daemon.restarts import Policy, Restarts
 
 with warnings.catch_warnings():
     # At import the wheel asks platformdirs for a runtime directory; without XDG_RUNTIME_DIR
@@ -48,6 +49,11 @@ _PG_CTL_TIMEOUT_S = 60
 # How long a server found running may take to become ready.
 _ADOPT_READY_S = 60.0
 _INITDB_TIMEOUT_S = 300
+# How often the server is looked for, once it runs.
+_WATCH_S = 1.0
+# Crash recovery takes a moment, and backends of a killed postmaster linger a little: a start
+# too soon fails, so the first waits longer than a worker's.
+_SERVER_RESTARTS = Policy(first_backoff_s=0.5, max_backoff_s=10.0)
 # How long a server left on deleted files has to stop before it is killed.
 _LEFTOVER_STOP_S = 2.0
 
@@ -106,11 +112,27 @@ class Embedded:
         return f"postgresql://postgres@/postgres?host={host}&port={running.port}"
 
     def stop(self) -> None:
-        failed = self._pg_ctl("stop", "-m", "fast")
-        if failed is not None:
-            log.error(failed)
-            return
+        """Stop the server, saying one true thing of how it went."""
+        if postmaster.read(self.pgdata) is None:
+            log.warning(
+                "the embedded PostgreSQL had stopped already", extra={"pgdata": str(self.pgdata)}
+            )
+        else:
+            failed = self._pg_ctl("stop", "-m", "fast")
+            if failed is not None:
+                log.error(failed)
+                return
+            log.info("embedded PostgreSQL stopped")
         self._forget_socket_dir()
+
+    def running(self) -> bool:
+        return postmaster.read(self.pgdata) is not None
+
+    def restart(self) -> None:
+        """Start the server again on its files, after it died: it recovers as after a crash,
+        on the same socket and port (its own files say where), since the workers were given
+        its URL once."""
+        self._pg_ctl_or_fail("start", "-l", str(self.log_file))
 
     def _make_files(self) -> None:
         """The server's user reaches its programs and owns ``pgdata`` (in the data directory,
@@ -240,18 +262,49 @@ class Embedded:
         return fatal[-1].replace("PANIC:", "FATAL:").partition("FATAL:")[2].strip()
 
 
+async def _supervise(server: Embedded, restarts: Restarts) -> None:
+    """Start the server again whenever its postmaster is found dead (killed, crashed, out of
+    memory), after the policy's backoff; past the policy (a data directory that cannot start,
+    a disk full), stop the daemon with one sentence rather than loop. ``pg_ctl`` detaches the
+    postmaster, so there is no child to wait on: it is looked for every ``_WATCH_S``."""
+    while True:
+        await trio.sleep(_WATCH_S)
+        if await trio.to_thread.run_sync(server.running):
+            continue
+        delay = restarts.after_death(trio.current_time())
+        if delay is None:
+            raise StartupFailed(
+                f"the embedded PostgreSQL keeps stopping ({restarts.summary()}), and starting"
+                f" it again does not help: see its log, {server.log_file}"
+            )
+        log.error(
+            "the embedded PostgreSQL is not running; starting it again",
+            extra={"pgdata": str(server.pgdata), "in_s": delay},
+        )
+        await trio.sleep(delay)
+        try:
+            await trio.to_thread.run_sync(server.restart)
+        except StartupFailed as failed:
+            log.error(str(failed))
+        else:
+            log.info("the embedded PostgreSQL runs again", extra={"pgdata": str(server.pgdata)})
+
+
 @asynccontextmanager
 async def open_embedded(directory: Path) -> AsyncIterator[str]:
-    """Own the server whose files live in ``directory/pg``; yield its URL; stop it."""
+    """Own the server whose files live in ``directory/pg``: start it, keep it running, yield
+    its URL; stop it."""
     lock = await trio.to_thread.run_sync(data_dir.claim, directory)
     try:
         server = await trio.to_thread.run_sync(Embedded, lock.path / "pg")
         url = await trio.to_thread.run_sync(server.start)
         try:
-            yield url
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(_supervise, server, Restarts(_SERVER_RESTARTS))
+                yield url
+                nursery.cancel_scope.cancel()
         finally:
             with trio.CancelScope(shield=True):
                 await trio.to_thread.run_sync(server.stop)
-            log.info("embedded PostgreSQL stopped")
     finally:
         lock.release()

@@ -43,8 +43,8 @@ from daemon.http import serve
 from daemon.metrics import files
 from daemon.metrics.recorder import MULTIPROCESS_DIR
 from daemon.process import port_probe, signals
-from daemon.process.restarts import Restarts
 from daemon.process.supervisor import Running
+from daemon.restarts import Restarts
 
 log = logging.getLogger(__name__)
 
