@@ -4,7 +4,12 @@ with no change (docs/scaling.md). Read from the catalogue of a migrated database
 
 from __future__ import annotations
 
+import pytest
+
 from tests.conftest import Postgres
+
+# The migrated schema on every PostgreSQL version the daemon supports.
+pytestmark = pytest.mark.every_postgres
 
 # Per kind of device: its id column and the tables keyed by it.
 DEVICE_TABLES = {
