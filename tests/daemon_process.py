@@ -160,3 +160,12 @@ def children(pid: int) -> list[int]:
         for task in Path(f"/proc/{pid}/task").iterdir()
         for child in (task / "children").read_text().split()
     ]
+
+
+async def listening(url: str) -> int:
+    """How many sockets listen on the port of ``url`` (the workers that serve it), from the
+    kernel's table of sockets."""
+    port = f":{int(url.rsplit(':', 1)[1]):04X}"
+    table = await trio.Path("/proc/net/tcp").read_text()
+    rows = [line.split() for line in table.splitlines()[1:]]
+    return sum(1 for row in rows if row[1].endswith(port) and row[3] == "0A")

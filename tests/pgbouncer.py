@@ -39,13 +39,12 @@ class PgBouncer:
         self._log = directory / "pgbouncer.log"
         self.port = _free_port()
         self._process: trio.Process | None = None
-        postmaster = postgres.server.get_postmaster_info()
         # Any database, by the name the client asks for, on the server's Unix socket; trust as
         # the test server does, but pgbouncer still wants the user in its auth file.
         (directory / "users.txt").write_text('"postgres" ""\n')
         (directory / "pgbouncer.ini").write_text(
             "[databases]\n"
-            f"* = host={postmaster.socket_dir} port={postmaster.port} user=postgres\n"
+            f"* = host={postgres.socket_dir} port={postgres.port} user=postgres\n"
             "[pgbouncer]\n"
             "listen_addr = 127.0.0.1\n"
             f"listen_port = {self.port}\n"
@@ -58,7 +57,7 @@ class PgBouncer:
         )
         # As root, pgbouncer insists on running as another user (the one the test server runs
         # as), who must be able to read its ini.
-        self._user = postgres.server.system_user
+        self._user = postgres.system_user
         directory.chmod(0o755)
 
     def url(self, database: str) -> str:

@@ -12,6 +12,9 @@ import trio
 from tests.conftest import Postgres
 from tests.support import at, meter, vehicle
 
+# Consistency on every PostgreSQL version the daemon supports.
+pytestmark = pytest.mark.every_postgres
+
 
 async def _post_ok(client: httpx.AsyncClient, payload: object) -> None:
     response = await client.post("/v1/ingest", json=payload)

@@ -108,6 +108,9 @@ async def test_the_embedded_server_killed_under_load_is_started_again(
     again on the same socket: readiness comes back by itself, and nothing acknowledged is lost."""
     ack_log = tmp_path / "acks.tsv"
     async with daemon_process.running(_ENV, *_args(data_dir, workers)) as (process, url):
+        # Every worker serving first: one still starting when the server dies fails to start,
+        # which stops the daemon, as any failure to start does.
+        await eventually(lambda: _all_listen(url, workers))
         database, server = daemon_process.embedded_server(data_dir / "pg")
         async with trio.open_nursery() as nursery:
             nursery.start_soon(partial(acks.load, url, ack_log, "p-", seconds=8))
@@ -128,6 +131,10 @@ async def test_the_embedded_server_killed_under_load_is_started_again(
     assert tally.lost == [], tally.lost[:5]
     assert [e["msg"] for e in logs].count("the embedded PostgreSQL runs again") == 1
     assert [e["msg"] for e in logs].count("embedded PostgreSQL stopped") == 1
+
+
+async def _all_listen(url: str, workers: int) -> bool:
+    return await daemon_process.listening(url) == workers
 
 
 async def _ready(http: httpx.AsyncClient) -> bool:

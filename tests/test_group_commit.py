@@ -30,7 +30,7 @@ async def test_readings_arriving_during_a_commit_ride_on_the_next_one(
     config: Config, postgres: Postgres, database: str
 ) -> None:
     locker = await trio.lowlevel.open_process(
-        [str(postgres.server.bin_path / "psql"), "-XAtq", postgres.url(database)],
+        [str(postgres.bin_path / "psql"), "-XAtq", postgres.url(database)],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
     )

@@ -5,6 +5,7 @@ start."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +13,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+_NOT_SOURCES = (".git", ".venv", "build", "*.egg-info", "__pycache__", ".*_cache")
 
 _IMPORT_ALL = """
 import importlib, pathlib, pkgutil, sys
@@ -33,8 +35,12 @@ print(len(names))
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     site = tmp_path_factory.mktemp("site")
+    # From a copy of the sources alone: setuptools builds in the tree's build/, where files of
+    # an earlier build (a module since moved, say) would be installed too.
+    source = tmp_path_factory.mktemp("source") / "energy-ingest"
+    shutil.copytree(ROOT, source, symlinks=True, ignore=shutil.ignore_patterns(*_NOT_SOURCES))
     subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", site, ROOT],
+        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", site, source],
         check=True,
         timeout=300,
     )

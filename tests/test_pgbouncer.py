@@ -30,7 +30,10 @@ from tests.support import at, eventually, meter, vehicle
 from tests.test_fleet import link
 from tests.test_rollups import assert_folded, assert_rollups_exact, clear_of_the_hour
 
-pytestmark = pytest.mark.skipif(pgbouncer.binary() is None, reason=pgbouncer.MISSING)
+pytestmark = [
+    pytest.mark.skipif(pgbouncer.binary() is None, reason=pgbouncer.MISSING),
+    pytest.mark.every_postgres,
+]
 
 # What differs between two answers to the same question a moment apart, or from two processes:
 # the analytics' exact window ends at the moment of the call, the summary says when it was

@@ -2,8 +2,8 @@
 every connection cut) and started again: the daemon stays up, turns unready and ready again by
 itself, answers 503 with Retry-After meanwhile, and loses nothing it acknowledged.
 
-The server is the test's own (an embedded one in a temporary directory, given to the daemon by
-URL), not the session's, which other tests share.
+The server is the test's own (one in a temporary directory, of each version the daemon supports,
+given to the daemon by URL), not the session's, which other tests share.
 """
 
 from __future__ import annotations
@@ -20,19 +20,20 @@ import trio
 
 from daemon.config import Config
 from daemon.embedded import postmaster
-from daemon.embedded.server import Embedded
 from daemon.process.supervisor import Running, run
-from tests import acks, daemon_process
-from tests.conftest import IO_TIMEOUT_S
+from tests import acks, daemon_process, postgres_servers
+from tests.conftest import IO_TIMEOUT_S, Postgres
 from tests.support import eventually, vehicle
+
+pytestmark = pytest.mark.every_postgres
 
 _PREFIX = "pg-crash-"
 
 
 @pytest.fixture
-def server(tmp_path: Path) -> Iterator[Embedded]:
-    own = Embedded(tmp_path / "pg")
-    own.start()
+def server(postgres_version: int, tmp_path: Path) -> Iterator[Postgres]:
+    postgres_servers.skip_unless_installed(postgres_version)
+    own = postgres_servers.start(postgres_version, tmp_path)
     yield own
     if postmaster.read(own.pgdata) is not None:
         own.stop()
@@ -43,7 +44,7 @@ async def _readiness(http: httpx.AsyncClient, status: int) -> bool:
 
 
 async def test_a_killed_postgres_costs_no_acknowledged_reading(
-    server: Embedded, tmp_path: Path
+    server: Postgres, tmp_path: Path
 ) -> None:
     url, processes = daemon_process.embedded_server(server.pgdata)
     config = Config(

@@ -18,6 +18,9 @@ from daemon.upkeep import day_partitions as maintenance
 from tests.conftest import Postgres
 from tests.support import eventually
 
+# The maintenance task on every PostgreSQL version the daemon supports.
+pytestmark = pytest.mark.every_postgres
+
 NOW = datetime(2026, 11, 27, 10, 30, tzinfo=UTC)
 
 

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 import trio
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -31,6 +32,9 @@ from daemon.store.database import open_store
 from daemon.store.writes import FOLD_LOCK
 from tests.conftest import IO_TIMEOUT_S, Postgres
 from tests.support import at, eventually, meter, vehicle
+
+# Exactness on every PostgreSQL version the daemon supports.
+pytestmark = pytest.mark.every_postgres
 
 Reading = dict[str, Any]
 

@@ -12,6 +12,9 @@ from daemon.store import database as database_module
 from daemon.store.database import open_store
 from tests.conftest import Postgres
 
+# The migrated schema on every PostgreSQL version the daemon supports.
+pytestmark = pytest.mark.every_postgres
+
 # Per kind of device: its id column and the tables keyed by it.
 DEVICE_TABLES = {
     "meter_id": ("meter_readings", "meter_latest", "meter_hourly", "meter_window"),

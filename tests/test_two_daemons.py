@@ -12,12 +12,16 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 
 import httpx
+import pytest
 import trio
 
 from daemon.config import Config
 from daemon.process.supervisor import run
 from tests.conftest import IO_TIMEOUT_S, Postgres
 from tests.support import vehicle
+
+# Consistency on every PostgreSQL version the daemon supports.
+pytestmark = pytest.mark.every_postgres
 
 DEVICES = 10
 MINUTES = 10

@@ -33,11 +33,8 @@ _TWO_WORKERS = ("--workers", "2", "--log-level", "info")
 
 async def _both_listen(url: str) -> bool:
     """Both workers listen on the port. The first answers ``/readyz`` before the second has
-    started, so a test that needs both waits for this (the kernel's table of sockets)."""
-    port = f":{int(url.rsplit(':', 1)[1]):04X}"
-    table = await trio.Path("/proc/net/tcp").read_text()
-    rows = [line.split() for line in table.splitlines()[1:]]
-    return sum(1 for row in rows if row[1].endswith(port) and row[3] == "0A") == 2
+    started, so a test that needs both waits for this."""
+    return await daemon_process.listening(url) == 2
 
 
 def _env(postgres: Postgres, database: str) -> dict[str, str]:

@@ -62,21 +62,27 @@ def read(pgdata: Path) -> Postmaster | None:
 
 
 def alive(pid: int) -> bool:
-    """Whether ``pid`` runs. A zombie does not: a killed postmaster, detached by ``pg_ctl``,
-    waits for a parent (init, or a container's first process) that may never reap it."""
+    """Whether ``pid`` exists, a zombie included, as PostgreSQL itself judges the pid in a
+    ``postmaster.pid``: it starts on those files only once that pid is gone."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, and someone else's
+        return True
+    return True
+
+
+def dead(pid: int) -> bool:
+    """Whether ``pid`` has ended, a zombie included: a killed postmaster, detached by
+    ``pg_ctl``, waits for a parent (init, or a container's first process) to reap it."""
     try:
         state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
     except FileNotFoundError:
-        return False
-    except (OSError, IndexError):  # no /proc to read: ask the kernel
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return False
-        except PermissionError:  # alive, and someone else's
-            return True
         return True
-    return state != "Z"
+    except (OSError, IndexError):  # no /proc to read
+        return not alive(pid)
+    return state == "Z"
 
 
 def _owned_alone(path: Path, owner: int) -> bool:

@@ -54,6 +54,8 @@ _WATCH_S = 1.0
 # Crash recovery takes a moment, and backends of a killed postmaster linger a little: a start
 # too soon fails, so the first waits longer than a worker's.
 _SERVER_RESTARTS = Policy(first_backoff_s=0.5, max_backoff_s=10.0)
+# How long a dead postmaster may take to be reaped before a start is tried anyway.
+_REAPED_S = 10.0
 # How long a server left on deleted files has to stop before it is killed.
 _LEFTOVER_STOP_S = 2.0
 
@@ -113,7 +115,7 @@ class Embedded:
 
     def stop(self) -> None:
         """Stop the server, saying one true thing of how it went."""
-        if postmaster.read(self.pgdata) is None:
+        if not self.running():
             log.warning(
                 "the embedded PostgreSQL had stopped already", extra={"pgdata": str(self.pgdata)}
             )
@@ -126,12 +128,18 @@ class Embedded:
         self._forget_socket_dir()
 
     def running(self) -> bool:
-        return postmaster.read(self.pgdata) is not None
+        found = postmaster.read(self.pgdata)
+        return found is not None and not postmaster.dead(found.pid)
 
     def restart(self) -> None:
         """Start the server again on its files, after it died: it recovers as after a crash,
         on the same socket and port (its own files say where), since the workers were given
-        its URL once."""
+        its URL once. PostgreSQL will not start while the dead postmaster's pid still exists
+        (a zombie not yet reaped), so that is waited for, a while."""
+        found = postmaster.read(self.pgdata)
+        deadline = time.monotonic() + _REAPED_S
+        while found is not None and postmaster.alive(found.pid) and time.monotonic() < deadline:
+            time.sleep(0.05)
         self._pg_ctl_or_fail("start", "-l", str(self.log_file))
 
     def _make_files(self) -> None:
