@@ -3,8 +3,9 @@
 HTTP/2 in clear (a client's prior knowledge, or an ``Upgrade: h2c``) is not served: nothing in
 the contract needs it, and Hypercorn 0.18 has no idle timeout for it (its timer stops at the
 preface), so a client that opened HTTP/2 and fell silent held its connection for good. An
-upgrade is declined by answering in HTTP/1.1, as a server may; a prior-knowledge preface reads
-as a request HTTP/1.1 refuses. Either way the connection falls under the keep-alive timeout.
+upgrade is declined by answering in HTTP/1.1, as a server may; a prior-knowledge preface is
+read as HTTP/1.1 (``PRI *`` is no path: 404), and its first frame is no request (400, and the
+connection closed). Either way no HTTP/2 connection outlives the keep-alive.
 
 Hypercorn answers a request it cannot parse (a line or headers too long, a bad length) with an
 empty body; here that answer carries the contract's error.
